@@ -1,0 +1,5 @@
+import sys
+
+from pxcy.cli import main
+
+sys.exit(main())

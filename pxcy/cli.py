@@ -1,0 +1,144 @@
+"""The `pxcy` command: run / static / new / build.
+
+Bad arguments get one line on stderr and exit status 2, never a traceback.
+"""
+import argparse
+import importlib
+import os
+import sys
+
+import pxcy
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CliError(f"{self.prog}: {message}")
+
+
+def _positive(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text}")
+    return v
+
+
+def _port(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {text}")
+    return v
+
+
+def add_server_args(p, port=8080):
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=port, help=f"TCP port (default {port}; 0 picks one)")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="worker threads (default: number of CPUs)")
+
+
+def load_protocol(spec):
+    """'package.module:Class' -> the class, or CliError with one clear line."""
+    mod_name, sep, attr = spec.partition(":")
+    if not sep or not mod_name or not attr:
+        raise CliError(f"expected MODULE:CLASS, got {spec!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as e:
+        raise CliError(f"cannot import module {mod_name!r}: {e}")
+    except ImportError as e:
+        raise CliError(f"cannot import module {mod_name!r}: {e}")
+    try:
+        obj = getattr(mod, attr)
+    except AttributeError:
+        raise CliError(f"module {mod_name!r} has no attribute {attr!r}")
+    from pxcy.runtime import Protocol
+    if not (isinstance(obj, type) and issubclass(obj, Protocol)):
+        raise CliError(f"{spec} is not a pxcy.runtime.Protocol subclass")
+    return obj
+
+
+def serve(protocol, args, what=""):
+    """Start a Server, print where it listens, serve until SIGINT/SIGTERM; exit 0."""
+    from pxcy.runtime import Server
+    try:
+        server = Server(protocol, args.host, args.port, workers=args.workers)
+        server.start()
+    except TypeError as e:
+        raise CliError(str(e))
+    except OSError as e:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"pxcy: serving {what or type(server.prototype).__name__} on http://{host}:{server.port}/ "
+          f"with {server.workers} worker{'s' if server.workers != 1 else ''} (Ctrl-C to stop)",
+          flush=True)
+    server.serve_forever()
+    print("pxcy: stopped", flush=True)
+    return 0
+
+
+def cmd_run(args):
+    return serve(load_protocol(args.spec), args, args.spec)
+
+
+def build_parser():
+    parser = _Parser(prog="pxcy", description="Parallel nogil network callbacks for CPython.")
+    parser.add_argument("--version", action="version", version=f"pxcy {pxcy.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("run", help="serve a Protocol class: pxcy run MODULE:CLASS",
+                       description="Serve a pxcy Protocol subclass from worker threads.")
+    p.add_argument("spec", metavar="MODULE:CLASS", help="e.g. pxcy.protocols.echo:Echo")
+    add_server_args(p)
+    p.set_defaults(func=cmd_run)
+
+    for register in _extra_commands():
+        register(sub)
+    return parser
+
+
+def _extra_commands():
+    """Subcommands defined next to what they drive (static files, project tools)."""
+    out = []
+    for mod_name in ("pxcy.protocols.static_cli", "pxcy.project"):
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:
+            continue
+        out.append(mod.register)
+    return out
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return args.func(args) or 0
+    except CliError as e:
+        msg = str(e)
+        if not msg.startswith("pxcy"):
+            msg = f"pxcy: error: {msg}"
+        print(msg, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

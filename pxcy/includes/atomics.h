@@ -1,0 +1,11 @@
+/* Atomics for state shared between the main thread and the workers: the stop flag,
+ * the open-connection count, and per-worker counters (written by their worker only,
+ * read by Python: relaxed stores keep reads race-free without a locked instruction). */
+#ifndef PXCY_ATOMICS_H
+#define PXCY_ATOMICS_H
+#define pxcy_load_int(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define pxcy_store_int(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define pxcy_add_int(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
+#define pxcy_load_u64(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define pxcy_stat_add(p, v) __atomic_store_n((p), *(p) + (v), __ATOMIC_RELAXED)
+#endif

@@ -1,0 +1,28 @@
+"""Unit-test handlers in-process, on the calling thread, without sockets.
+
+    from pxcy.testing import Harness
+    h = Harness(Lines)
+    assert h.feed(b"hello\\n") == b"1 hello\\n"
+
+The connection, its heaps, the output queue and heap rollback are the real ones
+(debugger- and sanitizer-friendly); only the socket is replaced: `feed(data)` is
+one read, its return value is everything the handler sent in response (file
+ranges queued with sendfile are read back with pread). `closed` tells whether the
+handler closed the connection; `close()` runs connection_lost.
+"""
+from pxcy.runtime import Harness
+
+__all__ = ["Harness", "feed_chunks"]
+
+
+def feed_chunks(harness, data, sizes):
+    """Feed `data` split into pieces of the given sizes (cycled); return all output."""
+    out = []
+    i = k = 0
+    sizes = list(sizes) or [len(data)]
+    while i < len(data):
+        n = max(1, sizes[k % len(sizes)])
+        out.append(harness.feed(data[i:i + n]))
+        i += n
+        k += 1
+    return b"".join(out)
