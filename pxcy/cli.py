@@ -82,10 +82,12 @@ def serve(protocol, args, what=""):
     except OSError as e:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}")
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"pxcy: serving {what or type(server.prototype).__name__} on http://{host}:{server.port}/ "
-          f"with {server.workers} worker{'s' if server.workers != 1 else ''} (Ctrl-C to stop)",
-          flush=True)
-    server.serve_forever()
+
+    def ready():
+        print(f"pxcy: serving {what or type(server.prototype).__name__} on http://{host}:{server.port}/ "
+              f"with {server.workers} worker{'s' if server.workers != 1 else ''} (Ctrl-C to stop)",
+              flush=True)
+    server.serve_forever(on_ready=ready)
     print("pxcy: stopped", flush=True)
     return 0
 

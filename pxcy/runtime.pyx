@@ -1082,8 +1082,9 @@ cdef class Server:
                     w.running = 0
         self._release()
 
-    def serve_forever(self):
-        """start() if needed, then wait (GIL released) until SIGINT/SIGTERM or stop()."""
+    def serve_forever(self, on_ready=None):
+        """start() if needed, then wait (GIL released) until SIGINT/SIGTERM or stop().
+        `on_ready()` runs once the signal handlers are in place."""
         if self._state == 0:
             self.start()
         stop = _threading.Event()
@@ -1092,6 +1093,8 @@ cdef class Server:
             for sig in (_signal.SIGINT, _signal.SIGTERM):
                 installed[sig] = _signal.signal(sig, lambda *a: stop.set())
         try:
+            if on_ready is not None:
+                on_ready()
             while self._state == 1 and not stop.is_set():
                 stop.wait(0.2)
         finally:

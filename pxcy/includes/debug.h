@@ -27,12 +27,13 @@
 #define PXCY_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PXCY_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PXCY_POISON 0xDB
+#define PXCY_UNUSED __attribute__((unused))
 
 #ifndef PXCY_DEBUG_BUILD
 #define PXCY_DEBUG_BUILD 0
 #endif
 
-static int pxcy_debug_enabled = PXCY_DEBUG_BUILD;
+PXCY_UNUSED static int pxcy_debug_enabled = PXCY_DEBUG_BUILD;
 
 #define PXCY_QUARANTINE 4096
 #define PXCY_REGISTRY 65536
@@ -46,12 +47,12 @@ static size_t pxcy__nlive;
 static pxcy__range pxcy__quar[PXCY_QUARANTINE];
 static size_t pxcy__quar_next;
 
-static void pxcy__write(const char *s) {
+PXCY_UNUSED static void pxcy__write(const char *s) {
     ssize_t r = write(2, s, strlen(s));
     (void)r;
 }
 
-static void pxcy__backtrace(void) {
+PXCY_UNUSED static void pxcy__backtrace(void) {
     void *frames[48];
     int n = backtrace(frames, 48);
     pxcy__write("pxcy debug: backtrace (resolve with: addr2line -f -e MODULE.so OFFSET; "
@@ -59,7 +60,7 @@ static void pxcy__backtrace(void) {
     backtrace_symbols_fd(frames, n, 2);
 }
 
-__attribute__((noreturn, format(printf, 3, 4)))
+__attribute__((noreturn, format(printf, 3, 4))) PXCY_UNUSED
 static void pxcy_debug_fail(const char *file, int line, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
@@ -77,11 +78,11 @@ static void pxcy_debug_fail(const char *file, int line, const char *fmt, ...) {
  * build, where Cython emits #line directives). */
 #define PXCY_FAIL(...) pxcy_debug_fail(__FILE__, __LINE__, __VA_ARGS__)
 
-static int pxcy__in(const pxcy__range *r, const void *p) {
+PXCY_UNUSED static int pxcy__in(const pxcy__range *r, const void *p) {
     return r->lo && (const char *)p >= r->lo && (const char *)p < r->hi;
 }
 
-static void pxcy_debug_register(void *b, size_t len) {
+PXCY_UNUSED static void pxcy_debug_register(void *b, size_t len) {
     pthread_mutex_lock(&pxcy__dbg_lock);
     if (pxcy__nlive < PXCY_REGISTRY) {
         pxcy__live[pxcy__nlive].lo = (const char *)b;
@@ -91,7 +92,7 @@ static void pxcy_debug_register(void *b, size_t len) {
     pthread_mutex_unlock(&pxcy__dbg_lock);
 }
 
-static void pxcy__unregister(const void *b) {
+PXCY_UNUSED static void pxcy__unregister(const void *b) {
     for (size_t i = 0; i < pxcy__nlive; i++)
         if (pxcy__live[i].lo == (const char *)b) {
             pxcy__live[i] = pxcy__live[--pxcy__nlive];
@@ -101,7 +102,7 @@ static void pxcy__unregister(const void *b) {
 
 /* Drop the pages, protect, and keep the mapping so its addresses are not reused yet:
  * any access through a stale pointer faults (reported by the handler below). */
-static void pxcy_debug_quarantine(void *b, size_t len) {
+PXCY_UNUSED static void pxcy_debug_quarantine(void *b, size_t len) {
     madvise(b, len, MADV_DONTNEED);
     mprotect(b, len, PROT_NONE);
     pthread_mutex_lock(&pxcy__dbg_lock);
@@ -114,7 +115,7 @@ static void pxcy_debug_quarantine(void *b, size_t len) {
 }
 
 /* 1: p lies in a rolled-back (quarantined) block. */
-static int pxcy_debug_is_stale(const void *p) {
+PXCY_UNUSED static int pxcy_debug_is_stale(const void *p) {
     int r = 0;
     pthread_mutex_lock(&pxcy__dbg_lock);
     for (size_t i = 0; i < PXCY_QUARANTINE && !r; i++) r = pxcy__in(&pxcy__quar[i], p);
@@ -123,7 +124,7 @@ static int pxcy_debug_is_stale(const void *p) {
 }
 
 /* 1: p lies in some live heap block (of any connection). */
-static int pxcy_debug_is_heap(const void *p) {
+PXCY_UNUSED static int pxcy_debug_is_heap(const void *p) {
     int r = 0;
     pthread_mutex_lock(&pxcy__dbg_lock);
     for (size_t i = 0; i < pxcy__nlive && !r; i++) r = pxcy__in(&pxcy__live[i], p);
@@ -133,7 +134,7 @@ static int pxcy_debug_is_heap(const void *p) {
 
 static struct sigaction pxcy__old_segv, pxcy__old_bus;
 
-static void pxcy__on_fault(int sig, siginfo_t *si, void *ctx) {
+PXCY_UNUSED static void pxcy__on_fault(int sig, siginfo_t *si, void *ctx) {
     /* No lock: we are about to die, and the faulting thread may hold it. */
     for (size_t i = 0; i < PXCY_QUARANTINE; i++)
         if (pxcy__in(&pxcy__quar[i], si->si_addr)) {
@@ -158,7 +159,7 @@ static void pxcy__on_fault(int sig, siginfo_t *si, void *ctx) {
 }
 
 /* Called once at import (with the GIL): reads PXCY_DEBUG, installs the fault handler. */
-static int pxcy_debug_init(void) {
+PXCY_UNUSED static int pxcy_debug_init(void) {
     const char *e = getenv("PXCY_DEBUG");
     if (e && e[0] && strcmp(e, "0") != 0) pxcy_debug_enabled = 1;
     if (pxcy_debug_enabled) {

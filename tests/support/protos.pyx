@@ -1,0 +1,152 @@
+# cython: language_level=3
+"""Handlers used by the runtime tests (built once per test session by conftest)."""
+from libc.stdint cimport uint64_t, int64_t
+from libc.stdlib cimport strtoll
+from libc.string cimport memchr, memcpy, memset
+from libc.stdio cimport snprintf
+from pxcy.runtime cimport Protocol, Transport, pxcy_bytes
+
+
+cdef const double[::1] TABLE     # global read-only data, loaded before serving
+
+
+def load_table(arr):
+    global TABLE
+    TABLE = arr
+
+
+cdef inline const char* next_line(Transport t, const char** p, const char* end, size_t* k) noexcept nogil:
+    cdef const char* nl = <const char*>memchr(p[0], b'\n', end - p[0])
+    cdef const char* line = p[0]
+    if nl == NULL:
+        return NULL
+    k[0] = nl - line
+    p[0] = nl + 1
+    return line
+
+
+cdef class FileSender(Protocol):
+    """'PATH OFFSET COUNT\\n' -> those bytes of the file via sendfile (COUNT -1: to EOF);
+    'ERR\\n' when the file cannot be opened."""
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef const char* p = data
+        cdef const char* end = data + n
+        cdef const char* line
+        cdef size_t k, i
+        cdef char* buf
+        cdef char* sp
+        cdef int64_t off, cnt
+        while True:
+            line = next_line(t, &p, end, &k)
+            if line == NULL:
+                return t.pushback(end - p)
+            buf = <char*>t.alloc(k + 1)
+            memcpy(buf, line, k)
+            buf[k] = 0
+            sp = buf
+            while sp[0] and sp[0] != b' ':
+                sp += 1
+            if sp[0] == 0:
+                return -1
+            sp[0] = 0
+            off = strtoll(sp + 1, &sp, 10)
+            cnt = strtoll(sp, NULL, 10)
+            if t.sendfile_path(buf, <uint64_t>off, <uint64_t>cnt) < 0:
+                t.send(b"ERR\n", 4)
+
+
+cdef class TableLookup(Protocol):
+    """'I\\n' -> TABLE[I] formatted with %.17g; reads the global NumPy array."""
+    cdef long served
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef const char* p = data
+        cdef const char* end = data + n
+        cdef const char* line
+        cdef size_t k
+        cdef long i
+        cdef char* out
+        while True:
+            line = next_line(t, &p, end, &k)
+            if line == NULL:
+                return t.pushback(end - p)
+            i = strtoll(line, NULL, 10)
+            if i < 0 or i >= TABLE.shape[0]:
+                return -1
+            out = t.reserve(32)
+            if out == NULL:
+                return -1
+            self.served += 1
+            t.commit(snprintf(out, 32, "%.17g\n", TABLE[i]))
+
+
+cdef class Failing(Protocol):
+    """Echoes, but a read containing 'fail' makes the callback return -1."""
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        if n >= 4 and memchr(data, b'f', n) != NULL and data[0] == b'f':
+            return -1
+        return t.send(data, n)
+
+
+cdef class Flood(Protocol):
+    """Any input -> 32 MiB of b'x' (memory output, for backpressure and resets)."""
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef char* out
+        cdef int i
+        for i in range(32):
+            out = t.reserve(1 << 20)
+            if out == NULL:
+                return -1
+            memset(out, b'x', 1 << 20)
+            if t.commit(1 << 20) < 0:
+                return -1
+        return 0
+
+
+cdef class StaleRead(Protocol):
+    """Misbehaves: keeps a transient pointer on self and reads it next time."""
+    cdef size_t kept
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef char* p
+        if self.kept == 0:
+            p = <char*>t.alloc(64)
+            memset(p, b'k', 64)
+            self.kept = <size_t>p
+            return t.send(b"kept\n", 5)
+        return t.send(<char*>self.kept, 1)
+
+
+cdef class StaleSend(Protocol):
+    """Misbehaves: queues a transient pointer from an earlier callback without a copy."""
+    cdef size_t kept
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef char* p
+        if self.kept == 0:
+            p = <char*>t.alloc(64)
+            memset(p, b'k', 64)
+            self.kept = <size_t>p
+            return t.send(b"kept\n", 5)
+        return t.send_nocopy(<char*>self.kept, 8)
+
+
+cdef class Greeter(Protocol):
+    """connection_made sends a greeting with the peer address; close on 'bye'."""
+    cdef int connection_made(self, Transport t) noexcept nogil:
+        cdef char buf[80]
+        cdef int k = t.peer(buf, sizeof(buf))
+        t.send(b"hello ", 6)
+        t.send(buf, k)
+        return t.send(b"\n", 1)
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        if n >= 3 and data[0] == b'b' and data[1] == b'y' and data[2] == b'e':
+            t.send(b"bye\n", 4)
+            t.close()
+            return 0
+        return t.send(data, n)
+
+
+cdef class WithObject(Protocol):
+    cdef object forbidden
