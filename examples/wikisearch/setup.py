@@ -1,0 +1,47 @@
+"""Build the wikisearch extensions.
+
+`lookup` needs only Cython and Debian's libdatrie (`apt install libdatrie-dev`).
+Extensions that use the pxcy runtime (the HTTP server, `server.pyx`, added
+separately) get `pxcy.get_include()` on their include path; pxcy is imported
+only when such a module is present, so `lookup` builds without pxcy.
+"""
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PKG = os.path.join(HERE, "wikisearch")
+
+extensions = [
+    Extension(
+        "wikisearch.lookup",
+        ["wikisearch/lookup.pyx"],
+        libraries=["datrie"],  # Debian libdatrie-dev (libdatrie.so.1)
+        extra_compile_args=["-O2"],
+    ),
+]
+
+# Modules built on the pxcy runtime. Only these need pxcy at build time.
+PXCY_MODULES = ["server"]
+for name in PXCY_MODULES:
+    if os.path.exists(os.path.join(PKG, name + ".pyx")):
+        import pxcy  # noqa: E402  (only required when a pxcy-based module exists)
+
+        extensions.append(
+            Extension(
+                "wikisearch." + name,
+                ["wikisearch/%s.pyx" % name],
+                include_dirs=[pxcy.get_include()],
+                libraries=["datrie"],
+                extra_compile_args=["-O2"],
+            )
+        )
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False},
+    ),
+)

@@ -1,0 +1,116 @@
+"""Command line: `wikisearch gen|build|serve|demo` (also `python -m wikisearch`).
+
+Errors are printed as one line `wikisearch: error: ...` with exit status 2.
+"""
+import argparse
+import os
+import sys
+
+from .errors import WikisearchError
+
+PROG = "wikisearch"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, no usage dump, no traceback.
+        sys.stderr.write("%s: error: %s\n" % (PROG, message))
+        sys.exit(2)
+
+
+def _positive_int(s):
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError("invalid integer: %r" % s) from None
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be >= 1: %r" % s)
+    return v
+
+
+def _int(s):
+    try:
+        return int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError("invalid integer: %r" % s) from None
+
+
+def cmd_gen(args):
+    from . import gen
+    t = __import__("time").monotonic()
+    nbytes = gen.generate(args.out, pages=args.pages, seed=args.seed)
+    dt = __import__("time").monotonic() - t
+    print("wrote %s: %d pages, %.1f MB in %.1f s (seed %d)"
+          % (args.out, args.pages, nbytes / 1e6, dt, args.seed))
+    return 0
+
+
+def cmd_build(args):
+    from .index import build_index
+    res = build_index(args.dump, args.index, log=lambda m: print(m, file=sys.stderr))
+    print("indexed %d pages (%d titles%s) of %s: %.1f MB in %.2f s = %.1f MB/s -> %s"
+          % (res.pages, res.titles,
+             ", %d duplicate titles ignored" % res.duplicates if res.duplicates else "",
+             res.dump_path, res.dump_bytes / 1e6, res.seconds, res.mb_per_s, res.index_dir))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# serve / demo: STUBS, filled in by the HTTP server work (wikisearch/server.pyx).
+# They must call wikisearch.index.load_index(args.index) and serve
+# static/index.html, GET /offsets/<prefix>?limit=N and ranged GET /xml.
+# ---------------------------------------------------------------------------
+def cmd_serve(args):
+    from .index import load_index
+    load_index(args.index)  # validates the index against its dump
+    raise WikisearchError("serve is not implemented yet (coming with wikisearch/server.pyx)")
+
+
+def cmd_demo(args):
+    raise WikisearchError("demo is not implemented yet (coming with wikisearch/server.pyx)")
+
+
+def make_parser():
+    p = _Parser(prog=PROG, description="Wikipedia instant search over a MediaWiki XML dump.")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    g = sub.add_parser("gen", help="generate a synthetic MediaWiki XML dump")
+    g.add_argument("out", metavar="OUT.xml")
+    g.add_argument("--pages", type=_positive_int, default=100_000, help="number of pages (default 100000)")
+    g.add_argument("--seed", type=_int, default=1, help="RNG seed (default 1)")
+    g.set_defaults(func=cmd_gen)
+
+    b = sub.add_parser("build", help="index a dump (.xml or .xml.bz2)")
+    b.add_argument("dump", metavar="DUMP")
+    b.add_argument("--index", metavar="DIR", help="index directory (default: DUMP minus .xml[.bz2] + .index)")
+    b.set_defaults(func=cmd_build)
+
+    # --- serve/demo: argument sets are placeholders for the server work ---
+    s = sub.add_parser("serve", help="serve the search page and API (not implemented yet)")
+    s.add_argument("--index", metavar="DIR", required=True)
+    s.set_defaults(func=cmd_serve)
+    d = sub.add_parser("demo", help="generate, index and serve a demo dump (not implemented yet)")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WikisearchError as e:
+        msg = str(e)
+    except ValueError as e:          # e.g. invalid arguments caught late
+        msg = str(e)
+    except OSError as e:
+        msg = "%s: %s" % (e.filename, e.strerror) if e.filename else str(e)
+    except KeyboardInterrupt:
+        sys.stderr.write("%s: interrupted\n" % PROG)
+        return 130
+    sys.stderr.write("%s: error: %s\n" % (PROG, msg.splitlines()[0] if msg else "failed"))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
