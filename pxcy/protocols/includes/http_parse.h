@@ -357,7 +357,7 @@ static inline int px__ci_eq(const char *a, size_t n, const char *lit, size_t ln)
     if (n != ln) return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)a[i];
-        if (c - 'A' < 26u) c |= 0x20;
+        if ((unsigned)(c - 'A') < 26u) c |= 0x20;
         if (c != (unsigned char)lit[i]) return 0;
     }
     return 1;
@@ -379,10 +379,14 @@ static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, s
     r->method.p = m0; r->method.n = mlen;
     int mid = PX_METHOD_OTHER;
     switch (mlen) {
-    case 3: if (!memcmp(m0, "GET", 3)) mid = PX_METHOD_GET;
-            else if (!memcmp(m0, "PUT", 3)) mid = PX_METHOD_PUT; break;
-    case 4: if (!memcmp(m0, "HEAD", 4)) mid = PX_METHOD_HEAD;
-            else if (!memcmp(m0, "POST", 4)) mid = PX_METHOD_POST; break;
+    case 3:
+        if (!memcmp(m0, "GET", 3)) mid = PX_METHOD_GET;
+        else if (!memcmp(m0, "PUT", 3)) mid = PX_METHOD_PUT;
+        break;
+    case 4:
+        if (!memcmp(m0, "HEAD", 4)) mid = PX_METHOD_HEAD;
+        else if (!memcmp(m0, "POST", 4)) mid = PX_METHOD_POST;
+        break;
     case 5: if (!memcmp(m0, "PATCH", 5)) mid = PX_METHOD_PATCH; break;
     case 6: if (!memcmp(m0, "DELETE", 6)) mid = PX_METHOD_DELETE; break;
     case 7: if (!memcmp(m0, "OPTIONS", 7)) mid = PX_METHOD_OPTIONS; break;
@@ -420,7 +424,7 @@ static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, s
         pathp = s;
     }
     {
-        const char *q = memchr(pathp, '?', (size_t)(te - pathp));
+        const char *q = (const char *)memchr(pathp, '?', (size_t)(te - pathp));
         const char *pe = q ? q : te;
         if (pe == pathp) { r->path.p = px__slash; r->path.n = 1; }
         else { r->path.p = pathp; r->path.n = (size_t)(pe - pathp); }
@@ -558,7 +562,8 @@ static inline int px_parse_request(const char *buf, size_t len, px_request *r, c
 {
     static const px_limits dflt = PX_LIMITS_DEFAULT;
     if (!lim) lim = &dflt;
-    const size_t max_rl = lim->max_request_line, max_hdr = lim->max_header_bytes;
+    const size_t max_rl = lim->max_request_line < SIZE_MAX / 4 ? lim->max_request_line : SIZE_MAX / 4;
+    const size_t max_hdr = lim->max_header_bytes;
     size_t maxh = lim->max_headers < PX_MAX_HEADERS ? lim->max_headers : PX_MAX_HEADERS;
     size_t pos = r->_pos, line = r->_line, start = r->_start, rl_end = r->_rl_end,
            nl = r->_nlines;
@@ -571,6 +576,12 @@ static inline int px_parse_request(const char *buf, size_t len, px_request *r, c
         const char *q = (const char *)memchr(buf + pos, '\n', len - pos);
         if (!q) break;
         size_t i = (size_t)(q - buf);
+        /* limits first, so that a split feed reports the same error as one-shot */
+        if (rl_end == 0) {
+            if (i - line > max_rl + 1) return px__parse_ret(r, -414);
+        } else if (i + 1 - (rl_end + 2) > max_hdr) {
+            return px__parse_ret(r, -431);
+        }
         if (i == line || buf[i - 1] != '\r') return px__parse_ret(r, -400);   /* bare LF */
         if (rl_end == 0) {
             if (i - 1 == line) {                   /* empty line before request line */
@@ -581,7 +592,6 @@ static inline int px_parse_request(const char *buf, size_t len, px_request *r, c
             if (i - 1 - line > max_rl) return px__parse_ret(r, -414);
             rl_end = i - 1;
         } else {
-            if (i + 1 - (rl_end + 2) > max_hdr) return px__parse_ret(r, -431);
             if (i - 1 == line) {
                 int rc = px__parse_head(buf, start, rl_end, i + 1, r, lim);
                 return px__parse_ret(r, rc);

@@ -3,7 +3,7 @@
  *
  *   ptrdiff_t px_percent_decode(char *dst, size_t cap, const char *src, size_t n, int plus_space)
  *       %XX (either case) decoded; a '%' not followed by two hex digits -> -1;
- *       %00 -> -1 (NUL never produced).  plus_space: '+' -> ' ' (query/form data).
+ *       %00 or a raw NUL byte -> -1 (NUL never produced).  plus_space: '+' -> ' ' (query/form data).
  *       Returns decoded length, -1 invalid, -2 dst too small (cap >= n always suffices).
  *   ptrdiff_t px_path_normalize(char *dst, size_t cap, const char *src, size_t n)
  *       Percent-decodes src (a raw path starting with '/'), then collapses repeated
@@ -11,10 +11,10 @@
  *       the DECODED bytes, so %2e%2e is "..", and %2F acts as a separator (as nginx).
  *       A ".." that would climb above the root -> -1.  A trailing '/' (also from a
  *       final "." or "..") is kept; an empty result is "/".  Returns length, -1
- *       invalid (bad %, %00, not starting with '/', escapes root), -2 cap < n.
+ *       invalid (bad %, %00 / NUL, not starting with '/', escapes root), -2 cap < n.
  *   const char *px_mime_type(const char *path, size_t n, size_t *len_out)
  *       Content-Type from the extension after the last '.' of the last segment
- *       (case-insensitive); text/* types carry "; charset=utf-8"; unknown ->
+ *       (case-insensitive; a leading-dot name like ".html" has none); text/ types carry "; charset=utf-8"; unknown ->
  *       "application/octet-stream".  Returns a static NUL-terminated string.
  *   int px_http_date_format(char *out, int64_t t)
  *       IMF-fixdate, exactly PX_HTTP_DATE_LEN (29) bytes, no NUL.  Returns 29, or
@@ -74,6 +74,8 @@ static inline ptrdiff_t px_percent_decode(char *dst, size_t cap, const char *src
             i += 2;
         } else if (c == '+' && plus_space) {
             c = ' ';
+        } else if (c == 0) {
+            return -1;
         }
         dst[w++] = c;
     }
@@ -136,7 +138,7 @@ static inline const char *px_mime_type(const char *path, size_t n, size_t *len_o
         {"pdf", 3, 15, "application/pdf"},
         {"zip", 3, 15, "application/zip"},
         {"gz", 2, 16, "application/gzip"},
-        {"bz2", 3, 17, "application/x-bzip2"},
+        {"bz2", 3, 19, "application/x-bzip2"},
         {"mp4", 3, 9, "video/mp4"},
         {"woff", 4, 9, "font/woff"},
         {"woff2", 5, 10, "font/woff2"},
@@ -144,7 +146,7 @@ static inline const char *px_mime_type(const char *path, size_t n, size_t *len_o
     static const char dflt[] = "application/octet-stream";
     size_t i = n;
     while (i > 0 && path[i - 1] != '.' && path[i - 1] != '/') i--;
-    if (i > 0 && path[i - 1] == '.' && n - i >= 2 && n - i <= 5) {
+    if (i > 1 && path[i - 1] == '.' && path[i - 2] != '/' && n - i >= 2 && n - i <= 5) {
         char e[5];
         size_t el = n - i;
         for (size_t k = 0; k < el; k++) {
@@ -304,7 +306,7 @@ static inline int px_http_date_parse(const char *s, size_t n, int64_t *t)
         if (s[8] == ' ') { if (px__dig(s + 9, 1, &d)) return -1; }
         else if (px__dig(s + 8, 2, &d)) return -1;
     } else {                                            /* Sunday, 06-Nov-94 08:49:37 GMT */
-        const char *c = memchr(s, ',', n < 10 ? n : 10);
+        const char *c = (const char *)memchr(s, ',', n < 10 ? n : 10);
         if (!c) return -1;
         size_t wl = (size_t)(c - s);
         if (n != wl + 24 || !px__wday_ok(s, wl, 1)) return -1;
@@ -356,7 +358,7 @@ static inline size_t px_json_escape(char *dst, size_t cap, const char *src, size
             if (!full) {
                 size_t room = cap - o;
                 if (k <= room) memcpy(dst + o, s + i, k);
-                else { memcpy(dst + o, s + i, room); full = 1; }
+                else { if (room) memcpy(dst + o, s + i, room); full = 1; }
             }
             o += k;
             i = r;
