@@ -1,0 +1,1222 @@
+#!/usr/bin/env python3
+"""pxcy benchmark harness: pxcy against peers, in the same run, on the same machine.
+
+Invoked by bench/run.sh (which installs wrk/nginx/uvloop/httptools and compiles
+the C helpers first). See docs/benchmarks.md for the methodology.
+
+Sections
+  pinned    1 worker; server pinned to core 0, load generator pinned to core 1
+  workers2  2 workers (pxcy --workers 2, nginx worker_processes 2, ...), unpinned
+  memory    RSS per idle keep-alive connection at 10k connections; RSS drift
+            over 1M requests (--quick: 200k)
+  wikisearch optional: only with --wiki-index DIR and a `wikisearch` command
+  scaling   only with --scaling: 1,2,4,8,16 workers, server on cores [0,W),
+            wrk on [W,2W)
+
+Every figure is the median of >= 3 interleaved runs (A, B, C, A, B, C, ...).
+Server CPU is utime+stime from /proc/PID/stat summed over the server's process
+tree (all threads of all its processes), read before and after each run.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+BIN = BENCH / "out" / "bin"
+WRK_DIR = BENCH / "wrk"
+PEERS = BENCH / "peers"
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+FILE_NAME = "data.bin"
+FILE_SIZE = 64 * 1024 * 1024
+FILE_SEED = 20240601
+PLAIN = b"Hello, World!"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Data model
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Load:
+    """One kind of traffic. `role` says which server command must serve it."""
+    name: str
+    title: str
+    role: str                      # "http" | "static" | "echo" | "wiki"
+    client: str = "wrk"            # "wrk" | "echo"
+    path: str = "/plaintext"
+    script: str = "report.lua"
+    script_args: tuple = ()
+    connections: int = 64
+    check: str = "plaintext"       # see Checker.check
+
+
+@dataclass
+class Ctx:
+    """Everything a command builder may need."""
+    args: argparse.Namespace
+    tmp: Path                      # temp dir (nginx prefixes, data file, logs)
+    data_dir: Path                 # holds the 64 MiB file
+    out_dir: Path                  # bench/out/<stamp>
+    python: str                    # interpreter for peers
+    pxcy_python: str               # interpreter for pxcy
+    data: bytes = b""              # content of the 64 MiB file (for checks)
+    wiki_paths: dict = field(default_factory=dict)
+
+
+# argv builder: (ctx, port, workers) -> argv
+ArgvFn = Callable[[Ctx, int, int], list]
+
+
+@dataclass
+class ServerCmd:
+    """How one contender serves one or more roles with one process (tree)."""
+    argv: ArgvFn
+    env: Callable[[Ctx], dict] = lambda ctx: {}
+    strict_check: bool = True      # False: canned responses (the floor)
+    notes: dict = field(default_factory=dict)   # role -> note shown in that role's rows
+    start_timeout: float = 20.0
+
+
+@dataclass
+class Contender:
+    name: str
+    label: str
+    roles: dict                    # role -> ServerCmd (roles sharing a ServerCmd share a process)
+    is_pxcy: bool = False
+
+
+@dataclass
+class RunResult:
+    section: str
+    load: str
+    server: str
+    rep: int
+    workers: int
+    ok: bool
+    error: str = ""
+    requests: int = 0
+    seconds: float = 0.0
+    rps: float = 0.0
+    p50_us: float = 0.0
+    p99_us: float = 0.0
+    cpu_s: float = 0.0
+    cpu_per_100k: float = 0.0
+    server_util: float = 0.0       # server CPU seconds / wall seconds
+    client_util: float = 0.0       # load generator CPU seconds / wall seconds
+    other_util: float = 0.0        # rest of the machine's busy CPU / wall: other processes, unattributed irq time
+    errors: dict = field(default_factory=dict)
+
+
+@dataclass
+class Row:
+    """Median figures of one (section, load, server)."""
+    section: str
+    load: str
+    server: str
+    status: str                    # "ok" | "unavailable" | "failed" | "skipped" | ...
+    note: str = ""
+    runs: int = 0
+    rps: float = 0.0
+    p50_us: float = 0.0
+    p99_us: float = 0.0
+    cpu_per_100k: float = 0.0
+    cpu_spread: float = 0.0        # (max-min)/2/median of cpu_per_100k, relative
+    server_util: float = 0.0
+    client_util: float = 0.0
+    other_util: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------
+# /proc helpers
+# --------------------------------------------------------------------------
+
+def _stat_fields(pid: int) -> Optional[list]:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+    except OSError:
+        return None
+    return s[s.rindex(")") + 2:].split()   # fields from "state" (field 3) on
+
+
+def process_tree(root: int) -> list:
+    """root plus all its descendants (e.g. nginx master + workers, forked peers)."""
+    children: dict = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            f = _stat_fields(int(d))
+            if f:
+                children.setdefault(int(f[1]), []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, ()))
+    return out
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """utime+stime (all threads) summed over the process tree, in seconds."""
+    ticks = 0
+    for pid in process_tree(root):
+        f = _stat_fields(pid)
+        if f:
+            ticks += int(f[11]) + int(f[12])   # fields 14, 15: utime, stime
+    return ticks / CLK_TCK
+
+
+def tree_rss_bytes(root: int) -> int:
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot (/proc/stat, first line)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)           # idle + iowait
+    return (sum(v[:8]) - idle) / CLK_TCK                 # user..steal; guest is inside user
+
+
+def secs(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+# --------------------------------------------------------------------------
+# Process management: everything started is tracked and stopped by PID
+# --------------------------------------------------------------------------
+
+class Procs:
+    live: dict = {}                # pid -> Popen
+
+    @classmethod
+    def spawn(cls, argv, **kw) -> subprocess.Popen:
+        p = subprocess.Popen(argv, start_new_session=True, **kw)
+        cls.live[p.pid] = p
+        return p
+
+    @classmethod
+    def stop(cls, p: subprocess.Popen, timeout: float = 5.0) -> None:
+        """SIGTERM the process group we created for p (its pgid == its pid), then SIGKILL."""
+        if p.poll() is None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    p.wait(timeout)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        else:
+            try:   # leader gone; reap leftovers of its group (forked workers)
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        cls.live.pop(p.pid, None)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for p in list(cls.live.values()):
+            cls.stop(p, timeout=3.0)
+
+
+class Server:
+    """A running (contender, ServerCmd) instance."""
+
+    def __init__(self, ctx: Ctx, contender: Contender, cmd: ServerCmd, workers: int,
+                 cpus: Optional[str], tag: str):
+        self.ctx, self.contender, self.cmd = ctx, contender, cmd
+        self.workers, self.cpus, self.tag = workers, cpus, tag
+        self.port = free_port()
+        self.proc: Optional[subprocess.Popen] = None
+        self.error = ""
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def start(self) -> bool:
+        try:
+            argv = self.cmd.argv(self.ctx, self.port, self.workers)
+        except Exception as e:          # builder says: not available
+            self.error = f"unavailable: {e}"
+            return False
+        if self.cpus is not None:
+            argv = ["taskset", "-c", self.cpus] + argv
+        env = dict(os.environ)
+        env.update(self.cmd.env(self.ctx))
+        logbase = self.ctx.out_dir / f"server-{self.tag}-{self.contender.name}-{self.port}"
+        self.stdout_path = logbase.with_suffix(".out")
+        self.stderr_path = logbase.with_suffix(".err")
+        try:
+            self.proc = Procs.spawn(argv, cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,
+                                    stdout=open(self.stdout_path, "wb"),
+                                    stderr=open(self.stderr_path, "wb"))
+        except OSError as e:
+            self.error = f"unavailable: {e}"
+            return False
+        deadline = time.monotonic() + self.cmd.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.error = f"unavailable: exited with {self.proc.returncode}: {self.stderr_tail()}"
+                Procs.stop(self.proc)
+                return False
+            try:
+                with socket.create_connection((HOST, self.port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.05)
+        self.error = f"unavailable: port {self.port} not accepting after {self.cmd.start_timeout:.0f}s: {self.stderr_tail()}"
+        self.stop()
+        return False
+
+    def stderr_tail(self, n: int = 300) -> str:
+        try:
+            t = self.stderr_path.read_text(errors="replace").strip()
+        except OSError:
+            return ""
+        t = " ".join(t.splitlines()[-3:])
+        return t[-n:] if t else "(no stderr)"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            Procs.stop(self.proc)
+
+
+# --------------------------------------------------------------------------
+# Contenders
+# --------------------------------------------------------------------------
+
+def need(binary: str) -> str:
+    path = shutil.which(binary) or (str(BIN / binary) if (BIN / binary).exists() else None)
+    if not path:
+        raise RuntimeError(f"{binary} not found")
+    return path
+
+
+def pxcy_env(ctx: Ctx) -> dict:
+    """Use the in-tree package when it has been built in place (has .so files)."""
+    env = {}
+    if any((REPO / "pxcy").rglob("*.so")):
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return env
+
+
+def pxcy_run(target: str) -> ArgvFn:
+    return lambda ctx, port, w: [ctx.pxcy_python, "-m", "pxcy", "run", target,
+                                 "--host", HOST, "--port", str(port), "--workers", str(w)]
+
+
+def pxcy_static(ctx: Ctx, port: int, w: int) -> list:
+    return [ctx.pxcy_python, "-m", "pxcy", "static", str(ctx.data_dir),
+            "--host", HOST, "--port", str(port), "--workers", str(w)]
+
+
+def wikisearch_argv(ctx: Ctx, port: int, w: int) -> list:
+    if not ctx.args.wiki_index:
+        raise RuntimeError("no --wiki-index given")
+    return [need("wikisearch"), "serve", "--index", ctx.args.wiki_index,
+            "--port", str(port), "--workers", str(w)]
+
+
+def floor_argv(echo: bool) -> ArgvFn:
+    return lambda ctx, port, w: [need("floor"), str(port), "--workers", str(w)] + (["--echo"] if echo else [])
+
+
+def peer_http(loop: str) -> ArgvFn:
+    def argv(ctx, port, w):
+        if loop == "uvloop":
+            __import__("uvloop")
+        __import__("httptools")
+        return [ctx.python, str(PEERS / "asyncio_httptools.py"), "--loop", loop, "--port", str(port),
+                "--root", str(ctx.data_dir), "--workers", str(w)]
+    return argv
+
+
+def peer_echo(loop: str) -> ArgvFn:
+    def argv(ctx, port, w):
+        if loop == "uvloop":
+            __import__("uvloop")
+        return [ctx.python, str(PEERS / "asyncio_echo.py"), "--loop", loop, "--port", str(port),
+                "--workers", str(w)]
+    return argv
+
+
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes {workers};
+{user}pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+worker_rlimit_nofile 40000;
+events {{
+    worker_connections 20000;
+    use epoll;
+}}
+http {{
+    access_log off;
+    server_tokens on;
+    keepalive_requests 100000000;
+    keepalive_timeout 600s;
+    client_body_temp_path {dir}/client_temp;
+    proxy_temp_path {dir}/proxy_temp;
+    fastcgi_temp_path {dir}/fastcgi_temp;
+    uwsgi_temp_path {dir}/uwsgi_temp;
+    scgi_temp_path {dir}/scgi_temp;
+    server {{
+        listen {host}:{port} backlog=4096;
+        location = /plaintext {{
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }}
+        location = /json {{
+            default_type application/json;
+            return 200 '{{"message":"Hello, World!"}}';
+        }}
+        location /file/ {{
+            alias {data}/;
+            default_type application/octet-stream;
+            sendfile on;
+            tcp_nopush on;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_argv(ctx: Ctx, port: int, w: int) -> list:
+    exe = need("nginx")
+    d = ctx.tmp / f"nginx-{port}"
+    d.mkdir(parents=True, exist_ok=True)
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf = d / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(workers=w, dir=d, host=HOST, port=port, data=ctx.data_dir, user=user))
+    return [exe, "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")]
+
+
+def contenders() -> list:
+    hello = ServerCmd(pxcy_run("pxcy.protocols.http11:HelloWorld"), env=pxcy_env)
+    static = ServerCmd(pxcy_static, env=pxcy_env)
+    echo = ServerCmd(pxcy_run("pxcy.protocols.echo:Echo"), env=pxcy_env)
+    wiki = ServerCmd(wikisearch_argv, env=pxcy_env, start_timeout=60.0)
+    nginx = ServerCmd(nginx_argv, notes={"static": "sendfile on; tcp_nopush on"})
+    asy = ServerCmd(peer_http("asyncio"), notes={"static": "pread + write"})
+    uvl = ServerCmd(peer_http("uvloop"), notes={"static": "pread + write (uvloop has no loop.sendfile)"})
+    return [
+        Contender("pxcy", "pxcy", {"http": hello, "static": static, "echo": echo, "wiki": wiki}, is_pxcy=True),
+        Contender("floor", "floor (C epoll)", {
+            "http": ServerCmd(floor_argv(False), strict_check=False,
+                              notes={"http": "canned response, parses nothing"}),
+            "echo": ServerCmd(floor_argv(True))}),
+        Contender("nginx", "nginx", {"http": nginx, "static": nginx}),
+        Contender("asyncio", "asyncio+httptools", {"http": asy, "static": asy}),
+        Contender("uvloop", "uvloop+httptools", {"http": uvl, "static": uvl,
+                                                 "echo": ServerCmd(peer_echo("uvloop"))}),
+    ]
+
+
+def loads(depth: int) -> list:
+    return [
+        Load("plaintext", "GET /plaintext", "http"),
+        Load(f"pipeline{depth}", f"GET /plaintext, pipelined {depth} deep", "http",
+             script="pipeline.lua", script_args=(str(depth),), connections=256, check="pipeline"),
+        Load("json", "GET /json", "http", path="/json", check="json"),
+        Load("range16k", "random 16 KiB ranges of a 64 MiB file", "static", path=f"/file/{FILE_NAME}",
+             script="ranges.lua", script_args=("16k", str(FILE_SIZE)), check="range:16384"),
+        Load("range256k", "random 256 KiB ranges of a 64 MiB file", "static", path=f"/file/{FILE_NAME}",
+             script="ranges.lua", script_args=("256k", str(FILE_SIZE)), check="range:262144"),
+        Load("echo", "echo, 64-byte messages, 64 connections", "echo", client="echo", check="echo"),
+    ]
+
+
+def wiki_loads() -> list:
+    return [
+        Load("wiki_offsets", "GET /offsets/<3-letter prefix>", "wiki", script="paths.lua",
+             script_args=("@offsets",), check="status200"),
+        Load("wiki_page", "GET /wiki/<title>", "wiki", script="paths.lua",
+             script_args=("@titles",), check="status200"),
+    ]
+
+
+# --------------------------------------------------------------------------
+# Correctness checks (run once per server and load, before measuring)
+# --------------------------------------------------------------------------
+
+class Checker:
+    def __init__(self, ctx: Ctx):
+        self.ctx = ctx
+
+    def check(self, srv: Server, load: Load) -> str:
+        """'' if fine, else what is wrong."""
+        strict = srv.cmd.strict_check
+        try:
+            if load.check == "echo":
+                return self._echo(srv.port)
+            if load.check == "pipeline":
+                return self._pipeline(srv.port, int(load.script_args[0]))
+            if load.check.startswith("range:"):
+                n = int(load.check.split(":")[1])
+                a = 1234567
+                st, hdrs, body = self._get(srv.port, load.path, {"Range": f"bytes={a}-{a + n - 1}"})
+                if st != 206:
+                    return f"range request answered {st}, want 206"
+                if body != self.ctx.data[a:a + n]:
+                    return f"range body mismatch ({len(body)} bytes)"
+                return ""
+            path = load.path
+            if load.check == "status200" and load.script_args and load.script_args[0].startswith("@"):
+                path = self.ctx.wiki_paths[load.script_args[0][1:]][0]
+            st, hdrs, body = self._get(srv.port, path)
+            if st != 200:
+                return f"GET {path} answered {st}"
+            if not strict or load.check == "status200":
+                return ""
+            if load.check == "plaintext" and body != PLAIN:
+                return f"body {body[:40]!r}"
+            if load.check == "json" and json.loads(body) != {"message": "Hello, World!"}:
+                return f"body {body[:60]!r}"
+            missing = [h for h in ("server", "date") if h not in hdrs]
+            if missing:
+                return f"missing headers {missing}"
+            return ""
+        except Exception as e:
+            return f"check failed: {type(e).__name__}: {e}"
+
+    @staticmethod
+    def _get(port, path, headers=None):
+        c = http.client.HTTPConnection(HOST, port, timeout=10)
+        try:
+            c.request("GET", path, headers=headers or {})
+            r = c.getresponse()
+            body = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+        finally:
+            c.close()
+
+    @staticmethod
+    def _pipeline(port, depth):
+        req = f"GET /plaintext HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode() * depth
+        with socket.create_connection((HOST, port), timeout=5) as s:
+            s.sendall(req)
+            buf = b""
+            deadline = time.monotonic() + 5
+            while buf.count(b"HTTP/1.1 200") < depth and time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        n = buf.count(b"HTTP/1.1 200")
+        return "" if n == depth else f"{n} of {depth} pipelined responses"
+
+    @staticmethod
+    def _echo(port):
+        msg = bytes(range(64))
+        with socket.create_connection((HOST, port), timeout=5) as s:
+            s.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        return "" if got == msg else f"echo returned {got[:20]!r}"
+
+
+# --------------------------------------------------------------------------
+# Load generation
+# --------------------------------------------------------------------------
+
+@dataclass
+class ClientSpec:
+    cpus: Optional[str]            # taskset list for the load generator, None = unpinned
+    threads: int = 1
+    conn_scale: int = 1            # multiply a load's connections (scaling mode)
+
+
+class Runner:
+    def __init__(self, ctx: Ctx, runs_file):
+        self.ctx = ctx
+        self.runs_file = runs_file
+
+    def client_argv(self, load: Load, port: int, duration: float, cs: ClientSpec) -> list:
+        conns = load.connections * cs.conn_scale
+        if load.client == "echo":
+            argv = [need("echo_client"), HOST, str(port), str(conns), str(duration), "64"]
+        else:
+            args = list(load.script_args)
+            if args and args[0].startswith("@"):      # paths.lua: path list file
+                args[0] = str(self.ctx.tmp / f"paths-{args[0][1:]}.txt")
+            argv = [need("wrk"), f"-t{cs.threads}", f"-c{max(conns, cs.threads)}", f"-d{secs(duration)}s",
+                    "--timeout", "5s", "-s", str(WRK_DIR / load.script),
+                    f"http://{HOST}:{port}{load.path}"]
+            if args:
+                argv += ["--"] + args
+        if cs.cpus is not None:
+            argv = ["taskset", "-c", cs.cpus] + argv
+        return argv
+
+    def run_once(self, section: str, srv: Server, load: Load, duration: float, cs: ClientSpec,
+                 rep: int, record: bool = True) -> RunResult:
+        res = RunResult(section, load.name, srv.contender.name, rep, srv.workers, ok=False)
+        if not srv.alive():
+            res.error = f"server not running (exit {srv.proc.returncode if srv.proc else '?'})"
+            return self._record(res, record)
+        try:
+            argv = self.client_argv(load, srv.port, duration, cs)
+        except RuntimeError as e:               # e.g. wrk not installed
+            res.error = f"load generator unavailable: {e}"
+            return self._record(res, record)
+        cpu0, ccpu0, t0 = tree_cpu_seconds(srv.pid), children_cpu(), time.monotonic()
+        busy0 = machine_busy_seconds()
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30)
+        except subprocess.TimeoutExpired:
+            res.error = "load generator timed out"
+            return self._record(res, record)
+        wall = time.monotonic() - t0
+        cpu1, ccpu1, busy1 = tree_cpu_seconds(srv.pid), children_cpu(), machine_busy_seconds()
+        tag = "ECHO_JSON " if load.client == "echo" else "WRK_JSON "
+        line = next((l for l in p.stdout.splitlines() if l.startswith(tag)), None)
+        if line is None:
+            res.error = f"no {tag.strip()} line (rc {p.returncode}): {p.stderr.strip()[-200:]}"
+            return self._record(res, record)
+        d = json.loads(line[len(tag):])
+        if load.client == "echo":
+            res.requests, res.seconds = d["messages"], d["seconds"]
+            res.rps, res.errors = d["msgs_per_sec"], {"io": d["errors"]}
+        else:
+            res.requests, res.seconds = d["requests"], d["duration_us"] / 1e6
+            res.rps, res.errors = d["rps"], d["errors"]
+        res.p50_us, res.p99_us = d["p50_us"], d["p99_us"]
+        res.cpu_s = cpu1 - cpu0
+        res.cpu_per_100k = res.cpu_s / res.requests * 1e5 if res.requests else 0.0
+        res.server_util = res.cpu_s / wall
+        res.client_util = (ccpu1 - ccpu0) / wall
+        res.other_util = max(0.0, (busy1 - busy0) - res.cpu_s - (ccpu1 - ccpu0)) / wall
+        bad = {k: v for k, v in res.errors.items() if v}
+        if res.requests == 0:
+            res.error = "no requests completed"
+        elif bad:
+            res.error = f"errors {bad}"
+        res.ok = res.requests > 0 and not bad.get("status") and res.errors.get("io", 0) == 0
+        return self._record(res, record)
+
+    def _record(self, res: RunResult, record: bool) -> RunResult:
+        if record:
+            self.runs_file.write(json.dumps(dataclasses.asdict(res)) + "\n")
+            self.runs_file.flush()
+            if res.ok:
+                log(f"  {res.section:9} {res.load:11} {res.server:8} #{res.rep}: {res.rps:10.0f}/s "
+                    f"p50 {res.p50_us / 1000:.2f}ms p99 {res.p99_us / 1000:.2f}ms "
+                    f"cpu {res.cpu_per_100k:.3f}s/100k util srv/cli/other {res.server_util:.2f}/{res.client_util:.2f}/{res.other_util:.2f}"
+                    + (f" [{res.error}]" if res.error else ""))
+            else:
+                log(f"  {res.section:9} {res.load:11} {res.server:8} #{res.rep}: FAILED {res.error}")
+        return res
+
+
+def summarize(section: str, load: str, server: str, results: list, note: str = "") -> Row:
+    good = [r for r in results if r.ok]
+    if not good:
+        err = next((r.error for r in results if r.error), "no successful run")
+        return Row(section, load, server, "failed", note=err, runs=0)
+    med = statistics.median
+    cpus = [r.cpu_per_100k for r in good]
+    m = med(cpus)
+    row = Row(section, load, server, "ok", note=note, runs=len(good),
+              rps=med(r.rps for r in good), p50_us=med(r.p50_us for r in good),
+              p99_us=med(r.p99_us for r in good), cpu_per_100k=m,
+              cpu_spread=(max(cpus) - min(cpus)) / 2 / m if m else 0.0,
+              server_util=med(r.server_util for r in good), client_util=med(r.client_util for r in good),
+              other_util=med(r.other_util for r in good))
+    if len(good) < len(results):
+        row.note = (row.note + "; " if row.note else "") + f"{len(results) - len(good)} run(s) failed"
+    return row
+
+
+# --------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------
+
+@dataclass
+class TableSpec:
+    section: str
+    title: str
+    workers: int
+    server_cpus: Optional[str]
+    client: ClientSpec
+    loads: list
+    duration: float
+    runs: int
+    warmup: float
+    note: str = ""                 # appended to every row of the table
+
+
+class Harness:
+    def __init__(self, ctx: Ctx, only: set):
+        self.ctx = ctx
+        self.only = only
+        self.all_contenders = contenders()
+        names = {c.name for c in self.all_contenders}
+        sel = only & names
+        self.contenders = [c for c in self.all_contenders if not sel or c.name in sel]
+        self.rows: list = []
+        self.memory: list = []
+        self.scaling: list = []
+        self.runs_file = open(ctx.out_dir / "runs.jsonl", "w")
+        self.runner = Runner(ctx, self.runs_file)
+        self.checker = Checker(ctx)
+
+    def wants_load(self, load: Load) -> bool:
+        load_names = {"plaintext", "json", "range16k", "range256k", "echo",
+                      "wiki_offsets", "wiki_page"} | {n for n in self.only if n.startswith("pipeline")}
+        sel = self.only & load_names
+        return not sel or load.name in sel
+
+    def wants_section(self, section: str) -> bool:
+        sections = {"pinned", "workers2", "memory", "wikisearch", "scaling"}
+        sel = self.only & sections
+        return not sel or section in sel
+
+    # ---- generic interleaved table ---------------------------------------
+    def run_table(self, t: TableSpec) -> None:
+        log(f"== {t.section}: {t.title}")
+        load_list = [l for l in t.loads if self.wants_load(l)]
+        roles = {l.role for l in load_list}
+        # one server per (contender, ServerCmd): roles sharing a ServerCmd share the process
+        servers: dict = {}          # (contender name, role) -> Server | str (error)
+        started: dict = {}          # id(cmd) of contender -> Server | str
+        try:
+            for c in self.contenders:
+                for role in sorted(roles & set(c.roles)):
+                    cmd = c.roles[role]
+                    key = (c.name, id(cmd))
+                    if key not in started:
+                        srv = Server(self.ctx, c, cmd, t.workers, t.server_cpus, t.section)
+                        ok = srv.start()
+                        log(f"   start {c.name:8} {role:6} port {srv.port}: " + ("up" if ok else srv.error))
+                        started[key] = srv if ok else srv.error
+                    servers[(c.name, role)] = started[key]
+            for load in load_list:
+                log(f"-- {t.section} / {load.name}: {load.title}")
+                active = []
+                for c in self.contenders:
+                    if load.role not in c.roles:
+                        continue
+                    s = servers[(c.name, load.role)]
+                    if isinstance(s, str):
+                        self.rows.append(Row(t.section, load.name, c.name, "unavailable", note=s))
+                        continue
+                    err = self.checker.check(s, load)
+                    if err:
+                        log(f"   check {c.name}: {err}")
+                        self.rows.append(Row(t.section, load.name, c.name, "failed", note=f"check: {err}"))
+                        continue
+                    if t.warmup > 0:
+                        self.runner.run_once(t.section, s, load, t.warmup, t.client, rep=-1, record=False)
+                    active.append(s)
+                results: dict = {s.contender.name: [] for s in active}
+                for rep in range(t.runs):           # interleaved: A B C, A B C, ...
+                    for s in active:
+                        results[s.contender.name].append(
+                            self.runner.run_once(t.section, s, load, t.duration, t.client, rep))
+                for s in active:
+                    note = "; ".join(filter(None, [s.cmd.notes.get(load.role, ""), t.note]))
+                    self.rows.append(summarize(t.section, load.name, s.contender.name,
+                                               results[s.contender.name], note=note))
+        finally:
+            for s in started.values():
+                if isinstance(s, Server):
+                    s.stop()
+
+    # ---- memory ----------------------------------------------------------
+    def run_memory(self, n_conns: int, n_requests: int, warmup: float) -> None:
+        log(f"== memory: RSS per idle keep-alive connection ({n_conns}), RSS over {n_requests} requests")
+        plain = Load("plaintext", "GET /plaintext", "http")
+        cs = ClientSpec(cpus="1" if os.cpu_count() >= 2 else None)
+        for c in self.contenders:
+            if c.name not in ("pxcy", "nginx", "uvloop") or "http" not in c.roles:
+                continue
+            tests = [("idle_conns", lambda srv: self._idle_conns(srv, n_conns))]
+            if c.name in ("pxcy", "nginx"):      # nginx as the reference for pxcy's drift
+                tests.append(("requests", lambda srv: self._rss_over_requests(srv, plain, cs, n_requests)))
+            for test, fn in tests:                # each test on a fresh server
+                srv = Server(self.ctx, c, c.roles["http"], 1, "0" if os.cpu_count() >= 2 else None, "memory")
+                if not srv.start():
+                    self.memory.append({"server": c.name, "test": test, "status": "unavailable",
+                                        "note": srv.error})
+                    continue
+                try:
+                    self.runner.run_once("memory", srv, plain, warmup, cs, rep=-1, record=False)
+                    self.memory.append(fn(srv))
+                except (RuntimeError, OSError, ValueError) as e:
+                    self.memory.append({"server": c.name, "test": test, "status": "failed", "note": str(e)})
+                finally:
+                    srv.stop()
+
+    def _idle_conns(self, srv: Server, n: int) -> dict:
+        time.sleep(0.5)
+        before = tree_rss_bytes(srv.pid)
+        hold = Procs.spawn([need("connhold"), HOST, str(srv.port), str(n), "/plaintext"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        rec = {"server": srv.contender.name, "test": "idle_conns", "connections": n, "rss_before": before}
+        try:
+            line = hold.stdout.readline().strip()      # connhold gives up by itself after 120 s
+            m = re.match(r"READY ok=(\d+) failed=(\d+)", line)
+            if not m:
+                rec.update(status="failed", note=f"connhold said {line!r}")
+                return rec
+            ok = int(m.group(1))
+            time.sleep(1.0)
+            after = tree_rss_bytes(srv.pid)
+            rec.update(status="ok" if ok == n else "partial", ok=ok, rss_after=after,
+                       bytes_per_conn=(after - before) / ok if ok else 0.0,
+                       note="" if ok == n else f"only {ok} of {n} connections")
+            log(f"   {srv.contender.name}: RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB "
+                f"with {ok} idle conns = {rec['bytes_per_conn']:.0f} B/conn")
+            return rec
+        finally:
+            try:
+                hold.stdin.close()
+                hold.wait(10)
+            except Exception:
+                pass
+            Procs.stop(hold)
+
+    def _rss_over_requests(self, srv: Server, load: Load, cs: ClientSpec, target: int) -> dict:
+        time.sleep(0.5)
+        rec = {"server": srv.contender.name, "test": "requests", "target": target,
+               "rss_before": tree_rss_bytes(srv.pid), "samples": []}
+        done, t_end = 0, time.monotonic() + 120          # bounded in count and in time
+        while done < target and time.monotonic() < t_end:
+            r = self.runner.run_once("memory", srv, load, 1, cs, rep=len(rec["samples"]), record=False)
+            if not r.ok:
+                rec.update(status="failed", note=r.error)
+                return rec
+            done += r.requests
+            rec["samples"].append([done, tree_rss_bytes(srv.pid)])
+        rec.update(status="ok", requests=done, rss_after=tree_rss_bytes(srv.pid))
+        rec["delta"] = rec["rss_after"] - rec["rss_before"]
+        log(f"   {srv.contender.name}: RSS {rec['rss_before'] / 2**20:.1f} -> {rec['rss_after'] / 2**20:.1f} MiB "
+            f"over {done} requests")
+        return rec
+
+    # ---- scaling -----------------------------------------------------------
+    def run_scaling(self, workers_list: list, duration: float, runs: int, warmup: float,
+                    oversubscribe: bool, depth: int) -> None:
+        ncpu = os.cpu_count() or 1
+        base = [l for l in loads(depth) if l.name in ("plaintext", f"pipeline{depth}")]
+        keep = self.contenders
+        self.contenders = [c for c in keep if c.name in ("pxcy", "nginx", "floor")]
+        try:
+            for w in workers_list:
+                if ncpu >= 2 * w:
+                    spec = TableSpec(f"scaling-w{w}", f"{w} workers on cores 0-{w - 1}, wrk -t{w} on cores {w}-{2 * w - 1}",
+                                     w, f"0-{w - 1}", ClientSpec(f"{w}-{2 * w - 1}", threads=w, conn_scale=w),
+                                     base, duration, runs, warmup)
+                elif oversubscribe:
+                    spec = TableSpec(f"scaling-w{w}", f"{w} workers UNPINNED, oversubscribed ({ncpu} cores)",
+                                     w, None, ClientSpec(None, threads=max(1, min(w, ncpu // 2)), conn_scale=w),
+                                     base, duration, runs, warmup,
+                                     note=f"oversubscribed: {w} workers + wrk on {ncpu} cores, unpinned")
+                else:
+                    for l in base:
+                        for c in self.contenders:
+                            self.rows.append(Row(f"scaling-w{w}", l.name, c.name, "skipped",
+                                                 note=f"needs {2 * w} cores (server {w} + wrk {w}), have {ncpu}"))
+                    continue
+                self.run_table(spec)
+        finally:
+            self.contenders = keep
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+def sh(cmd: list, stderr: bool = False) -> str:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        return ((p.stderr if stderr else p.stdout) or p.stdout or p.stderr).strip()
+    except Exception as e:
+        return f"n/a ({type(e).__name__})"
+
+
+def py_version_of(python: str, module: str) -> str:
+    code = (f"import {module} as m; print(getattr(m, '__version__', None) or "
+            f"__import__('importlib.metadata').metadata.version('{module}'))")
+    out = sh([python, "-c", code])
+    return out.splitlines()[-1] if out and "Error" not in out else "not installed"
+
+
+def machine_info(ctx: Ctx, command: str) -> dict:
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    if not re.fullmatch(r"[0-9a-f]{4,40}", commit):
+        commit = "none (no commits yet)"
+    elif sh(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"]):
+        commit += " (+ uncommitted changes)"
+    return {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "kernel": platform.release(),
+        "cpu": cpu,
+        "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "loadavg_at_start": os.getloadavg(),
+        "python": platform.python_version(),
+        "cython": py_version_of(ctx.pxcy_python, "Cython"),
+        "pxcy": py_version_of(ctx.pxcy_python, "pxcy"),
+        "nginx": sh(["nginx", "-v"], stderr=True).replace("nginx version: ", ""),
+        "wrk": sh(["wrk", "-v"]).splitlines()[0] if shutil.which("wrk") else "not installed",
+        "uvloop": py_version_of(ctx.python, "uvloop"),
+        "httptools": py_version_of(ctx.python, "httptools"),
+        "git_commit": commit,
+        "command": command,
+    }
+
+
+def fmt_rate(v: float) -> str:
+    return f"{v / 1000:.1f}k" if v >= 1000 else f"{v:.0f}"
+
+
+def fmt_ms(us: float) -> str:
+    return "n/a" if not us else f"{us / 1000:.2f}"
+
+
+LOAD_UNIT = {"echo": "msg"}
+
+
+def table_md(rows: list, section: str) -> list:
+    rows = [r for r in rows if r.section == section]
+    if not rows:
+        return []
+    out = ["| load | server | req/s | p50 ms | p99 ms | CPU s / 100k req | server CPU util | other CPU | "
+           "pxcy CPU ÷ this | pxcy req/s ÷ this | note |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+    order: list = []
+    for r in rows:
+        if r.load not in order:
+            order.append(r.load)
+    for load in order:
+        group = [r for r in rows if r.load == load]
+        px = next((r for r in group if r.server == "pxcy" and r.status == "ok"), None)
+        first = True
+        for r in group:
+            cell_load = f"**{load}**" if first else ""
+            first = False
+            if r.status != "ok":
+                out.append(f"| {cell_load} | {r.server} | {r.status} | | | | | | | | {md_escape(r.note)} |")
+                continue
+            flag = " †" if r.client_util > 0.9 and r.server_util < 0.9 else ""
+            spread = f" ±{r.cpu_spread * 100:.0f}%" if r.runs > 1 else ""
+            if px and r.server != "pxcy":
+                rc = f"{px.cpu_per_100k / r.cpu_per_100k:.2f}" if r.cpu_per_100k else "—"
+                rr = f"{px.rps / r.rps:.2f}" if r.rps else "—"
+            else:
+                rc = rr = "—"
+            note = r.note + ("" if r.runs >= 3 else f"; median of {r.runs}")
+            out.append(f"| {cell_load} | {r.server} | {fmt_rate(r.rps)}{flag} | {fmt_ms(r.p50_us)} | "
+                       f"{fmt_ms(r.p99_us)} | {r.cpu_per_100k:.3f}{spread} | {r.server_util:.2f} | {r.other_util:.2f} | {rc} | {rr} | "
+                       f"{md_escape(note.strip('; '))} |")
+    return out
+
+
+def scaling_md(rows: list) -> list:
+    """One table: per load and server, one line per worker count, with scaling efficiency."""
+    rows = [r for r in rows if r.section.startswith("scaling-w")]
+    if not rows:
+        return []
+    w_of = lambda r: int(r.section[len("scaling-w"):])
+    out = ["| load | server | workers | req/s | p50 ms | p99 ms | CPU s / 100k req | server CPU util | "
+           "req/s ÷ (W × req/s at W=1) | note |", "|---|---|--:|--:|--:|--:|--:|--:|--:|---|"]
+    keys: list = []
+    for r in rows:
+        if (r.load, r.server) not in keys:
+            keys.append((r.load, r.server))
+    for load, server in keys:
+        group = sorted((r for r in rows if r.load == load and r.server == server), key=w_of)
+        base = next((r for r in group if w_of(r) == 1 and r.status == "ok"), None)
+        for r in group:
+            w = w_of(r)
+            if r.status != "ok":
+                out.append(f"| {load} | {server} | {w} | {r.status} | | | | | | {md_escape(r.note)} |")
+                continue
+            eff = f"{r.rps / (w * base.rps):.2f}" if base and base.rps else "—"
+            flag = " †" if r.client_util > 0.9 * w and r.server_util < 0.9 * w else ""
+            out.append(f"| {load} | {server} | {w} | {fmt_rate(r.rps)}{flag} | {fmt_ms(r.p50_us)} | "
+                       f"{fmt_ms(r.p99_us)} | {r.cpu_per_100k:.3f} | {r.server_util:.2f} | {eff} | "
+                       f"{md_escape(r.note)} |")
+    return out
+
+
+def md_escape(s: str, n: int = 160) -> str:
+    s = s.replace("|", "\\|").replace("\n", " ")
+    return s if len(s) <= n else s[:n - 1] + "…"
+
+
+def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict) -> None:
+    px_rows = [r for r in h.rows if r.server == "pxcy"]
+    px_missing = (not px_rows and any(c.name == "pxcy" for c in h.contenders)) or \
+        any(r.status != "ok" for r in px_rows)
+    L = ["# pxcy benchmark results", ""]
+    if px_missing:
+        reason = next((r.note for r in px_rows if r.status != "ok"), "pxcy not run")
+        L += ["> **PRELIMINARY — not a pxcy result.** pxcy servers were unavailable or failed in this run "
+              f"(first reason: `{md_escape(reason)[:200]}`). The peer rows only show the harness works; "
+              "regenerate this file with `bench/run.sh` once pxcy's servers exist.", ""]
+    if params.get("quick"):
+        L += ["> `--quick` run: short durations, numbers are indicative only.", ""]
+    L += ["Generated by `bench/harness.py`; methodology in `docs/benchmarks.md`. "
+          "Raw per-run JSON: `bench/out/<stamp>/runs.jsonl` (not committed).", "",
+          "| | |", "|---|---|"]
+    for k in ("date", "command", "git_commit", "nproc", "cpu", "mem_gib", "kernel", "loadavg_at_start",
+              "python", "cython", "pxcy", "nginx", "wrk", "uvloop", "httptools"):
+        v = meta.get(k)
+        if k == "loadavg_at_start":
+            v = " / ".join(f"{x:.2f}" for x in v)
+        L.append(f"| {k} | `{v}` |")
+    L += ["", f"Parameters: {params['runs']} interleaved runs per figure, {params['duration']} s each "
+          f"(workers2: {params['duration2']} s), {params['warmup']} s warm-up per server and load; "
+          f"wrk `-t1 -c64` (pipelined: `-c256`), echo client 64 connections.", "",
+          "Columns: req/s and latency are medians over runs (wrk's percentiles; pipelined latency is per "
+          "batch of requests and wrk's p99 for it is unreliable, hence n/a); **CPU s / 100k req** is "
+          "server utime+stime (whole process tree) per 100,000 completed requests (echo: messages), "
+          "median, ± half the min–max spread; **server CPU util** is server CPU seconds per wall second "
+          "(1.00 = one core busy); **other CPU** is the rest of the machine's busy time during the run, in cores "
+          "(other processes, and irq/softirq time charged to no process) — well above 0.1 means the run was "
+          "disturbed; **pxcy ÷ this** compares pxcy's median with that row's (CPU: < 1 means "
+          "pxcy spends less; req/s: > 1 means pxcy is faster). † = load generator was the bottleneck "
+          "(client ≥ 0.9 core, server < 0.9), so req/s says little and CPU/100k is the figure to compare.", ""]
+    if any(r.section.startswith("scaling-w") for r in h.rows):
+        L += ["## Scaling", "", titles.get("scaling", ""), ""] + scaling_md(h.rows) + [""]
+    for section, title in titles.items():
+        md = table_md(h.rows, section) if not section.startswith("scaling") else []
+        if md:
+            L += [f"## {title}", ""] + md + [""]
+    if h.memory:
+        L += ["## Memory", "",
+              "Idle keep-alive connections: server RSS (VmRSS summed over its processes) before and after "
+              "opening the connections and sending one request on each; per-connection figure = delta / "
+              "connections. Kernel socket buffers are not in RSS.", "",
+              "| server | test | before MiB | after MiB | figure | note |", "|---|---|--:|--:|--:|---|"]
+        for m in h.memory:
+            if m.get("status") not in ("ok", "partial"):
+                L.append(f"| {m['server']} | {m['test']} | | | {m.get('status')} | {md_escape(m.get('note', ''))} |")
+            elif m["test"] == "idle_conns":
+                L.append(f"| {m['server']} | {m['ok']} idle keep-alive conns | {m['rss_before'] / 2**20:.1f} | "
+                         f"{m['rss_after'] / 2**20:.1f} | {m['bytes_per_conn']:.0f} B/conn | {m.get('note', '')} |")
+            else:
+                L.append(f"| {m['server']} | {m['requests']:,} requests (/plaintext, 64 conns) | "
+                         f"{m['rss_before'] / 2**20:.1f} | {m['rss_after'] / 2**20:.1f} | "
+                         f"{m['delta'] / 2**10:+.0f} KiB | RSS samples: "
+                         + ", ".join(f"{s[1] / 2**20:.1f}" for s in m["samples"][:12]) + " MiB |")
+        L.append("")
+    path.write_text("\n".join(L))
+
+
+# --------------------------------------------------------------------------
+# Setup and main
+# --------------------------------------------------------------------------
+
+def make_data_file(ctx: Ctx) -> None:
+    """64 MiB of deterministic pseudo-random bytes (same seed -> same file everywhere)."""
+    ctx.data = random.Random(FILE_SEED).randbytes(FILE_SIZE)
+    p = ctx.data_dir / FILE_NAME
+    p.write_bytes(ctx.data)
+    os.chmod(p, 0o644)
+
+
+def make_wiki_paths(ctx: Ctx) -> None:
+    rnd = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    offsets = ["/offsets/" + "".join(rnd.choice(letters) for _ in range(3)) for _ in range(5000)]
+    (ctx.tmp / "paths-offsets.txt").write_text("\n".join(offsets) + "\n")
+    titles = []
+    if ctx.args.wiki_titles:
+        for line in open(ctx.args.wiki_titles, encoding="utf-8"):
+            t = line.strip()
+            if t:
+                titles.append("/wiki/" + urllib.parse.quote(t.replace(" ", "_")))
+    (ctx.tmp / "paths-titles.txt").write_text("\n".join(titles) + "\n")
+    ctx.wiki_paths = {"offsets": offsets, "titles": titles}
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description="pxcy benchmark harness (run via bench/run.sh)")
+    ap.add_argument("--quick", action="store_true", help="short durations; whole run in a few minutes")
+    ap.add_argument("--only", action="append", default=[],
+                    help="restrict to servers (pxcy,floor,nginx,asyncio,uvloop), loads (plaintext,pipeline16,"
+                         "json,range16k,range256k,echo) and/or sections (pinned,workers2,memory,wikisearch); "
+                         "comma-separated, repeatable")
+    ap.add_argument("--scaling", action="store_true", help="run the worker-scaling mode instead")
+    ap.add_argument("--scaling-workers", default="1,2,4,8,16")
+    ap.add_argument("--no-oversubscribe", dest="oversubscribe", action="store_false",
+                    help="scaling: skip worker counts W with 2W > nproc instead of running them unpinned")
+    ap.add_argument("--runs", type=int, default=None, help="interleaved runs per figure (>= 3 advised)")
+    ap.add_argument("--duration", type=float, default=None, help="seconds per measured run")
+    ap.add_argument("--pipeline", type=int, default=16, help="pipelining depth")
+    ap.add_argument("--conns", type=int, default=10000, help="idle connections for the memory test")
+    ap.add_argument("--wiki-index", default=os.environ.get("PXCY_WIKI_INDEX"))
+    ap.add_argument("--wiki-titles", default=os.environ.get("PXCY_WIKI_TITLES"),
+                    help="file with one article title per line for the /wiki/<title> load")
+    ap.add_argument("--results", default=str(BENCH / "RESULTS.md"))
+    ap.add_argument("--python", default=sys.executable, help="interpreter for the Python peers")
+    ap.add_argument("--pxcy-python", default=os.environ.get("PXCY_PYTHON", sys.executable))
+    ap.add_argument("--command", default=os.environ.get("BENCH_COMMAND"))
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    only = {x.strip() for o in args.only for x in o.split(",") if x.strip()}
+    q = args.quick
+    runs = args.runs or 3
+    duration = args.duration or (3.0 if q else 8.0)
+    duration2 = args.duration or (2.0 if q else 5.0)
+    warmup = 1.0 if q else 2.0
+    n_requests = 200_000 if q else 1_000_000
+    command = args.command or "bench/harness.py " + " ".join(sys.argv[1:])
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    raise_nofile()
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = BENCH / "out" / stamp
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="pxcy-bench-"))
+    os.chmod(tmp, 0o755)                          # nginx workers may run as another user
+    data_dir = tmp / "files"
+    data_dir.mkdir()
+    os.chmod(data_dir, 0o755)
+    ctx = Ctx(args, tmp, data_dir, out_dir, args.python, args.pxcy_python)
+    rc = 0
+    try:
+        log(f"output: {out_dir}; temp: {tmp}")
+        make_data_file(ctx)
+        make_wiki_paths(ctx)
+        meta = machine_info(ctx, command)
+        h = Harness(ctx, only)
+        ncpu = os.cpu_count() or 1
+        titles = {}
+        depth = args.pipeline
+        if args.scaling:
+            ws = [int(w) for w in args.scaling_workers.split(",")]
+            h.run_scaling(ws, duration, runs, warmup, args.oversubscribe, depth)
+            titles["scaling"] = (
+                "W workers; when nproc >= 2W the server is pinned to cores [0, W) and wrk (-tW, 64×W "
+                "connections; pipelined 256×W) to cores [W, 2W); otherwise server and wrk (min(W, nproc/2) threads) "
+                "run unpinned and share the cores (rows noted \"oversubscribed\"; --no-oversubscribe skips them). Last column: 1.00 = perfect linear scaling.")
+        else:
+            pinned = ncpu >= 2
+            if h.wants_section("pinned"):
+                t = TableSpec("pinned", "1 worker; server pinned to core 0, wrk / echo client pinned to core 1"
+                              if pinned else "1 worker (single core machine: nothing pinned)",
+                              1, "0" if pinned else None, ClientSpec("1" if pinned else None),
+                              loads(depth), duration, runs, warmup)
+                titles["pinned"] = t.title
+                h.run_table(t)
+            if h.wants_section("workers2"):
+                t = TableSpec("workers2", "2 workers, unpinned (pxcy --workers 2, nginx worker_processes 2, "
+                              "peers/floor fork 2 SO_REUSEPORT processes); load generator unpinned, 1 thread",
+                              2, None, ClientSpec(None, threads=1 if ncpu <= 2 else 2),
+                              loads(depth), duration2, runs, warmup)
+                titles["workers2"] = t.title
+                h.run_table(t)
+            if h.wants_section("wikisearch") and args.wiki_index and shutil.which("wikisearch"):
+                wl = [l for l in wiki_loads() if l.name != "wiki_page" or ctx.wiki_paths["titles"]]
+                t = TableSpec("wikisearch", "wikisearch (pxcy), 1 worker pinned to core 0",
+                              1, "0" if pinned else None, ClientSpec("1" if pinned else None),
+                              wl, duration, runs, warmup)
+                titles["wikisearch"] = t.title
+                h.run_table(t)
+            elif h.wants_section("wikisearch"):
+                log("wikisearch section skipped (needs `wikisearch` on PATH and --wiki-index DIR)")
+            if h.wants_section("memory"):
+                h.run_memory(args.conns, n_requests, warmup)
+        params = {"runs": runs, "duration": duration, "duration2": duration2, "warmup": warmup, "quick": q}
+        summary = {"meta": meta, "params": params, "rows": [dataclasses.asdict(r) for r in h.rows],
+                   "memory": h.memory}
+        (out_dir / "results.json").write_text(json.dumps(summary, indent=1))
+        results_path = Path(args.results)
+        write_report(results_path, meta, h, titles, params)
+        log(f"wrote {results_path} and {out_dir}/results.json")
+    except KeyboardInterrupt as e:
+        log(f"interrupted ({e}); stopping servers")
+        rc = 130
+    finally:
+        Procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
