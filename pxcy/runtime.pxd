@@ -110,6 +110,8 @@ cdef struct Worker:
     uint64_t accept_resume
     uint64_t stop_deadline
     size_t nconns
+    void* scratch               # Transport.scratch: per-worker memory for protocols
+    size_t scratch_cap
     char* capture               # pxcy.testing: output collected instead of written
     size_t capture_len
     size_t capture_cap
@@ -145,6 +147,9 @@ cdef class Transport:
     cdef void set_deadline(self, uint32_t ms) noexcept nogil
     cdef uint64_t now_ms(self) noexcept nogil
     cdef void count_request(self) noexcept nogil
+    # per-worker memory that outlives callbacks (zeroed when first made or grown;
+    # keeps its contents otherwise): a protocol's per-thread parser state, caches
+    cdef void* scratch(self, size_t n) noexcept nogil
 
 
 cdef class Protocol:

@@ -376,6 +376,20 @@ cdef class Transport:
     cdef void count_request(self) noexcept nogil:
         pxcy_stat_add(&self.w.stats.requests, 1)
 
+    cdef void* scratch(self, size_t n) noexcept nogil:
+        cdef Worker* w = self.w
+        cdef void* p
+        if n > w.scratch_cap:
+            p = calloc(1, n)
+            if p == NULL:
+                return NULL
+            if w.scratch != NULL:
+                memcpy(p, w.scratch, w.scratch_cap)
+                free(w.scratch)
+            w.scratch = p
+            w.scratch_cap = n
+        return w.scratch
+
 
 cdef void check_pointer(Conn* c, const void* p, const char* what) noexcept nogil:
     """Debug mode: memory queued without a copy must be live transient memory of
@@ -928,6 +942,8 @@ cdef void worker_free(Worker* w) noexcept nogil:
     pxcy_pool_clear(&w.ppool)
     free(w.rbuf)
     free(w.capture)
+    free(w.scratch)
+    w.scratch = NULL
     w.rbuf = w.capture = NULL
     if w.epfd >= 0:
         c_close(w.epfd)

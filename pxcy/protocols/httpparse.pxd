@@ -1,0 +1,59 @@
+# cython: language_level=3
+"""C declarations of the HTTP helpers in includes/ (parser, Range, utilities)."""
+from libc.stdint cimport int64_t, uint64_t
+
+cdef extern from "http_parse.h" nogil:
+    ctypedef struct px_slice:
+        const char* p
+        size_t n
+    ctypedef struct px_header:
+        px_slice name
+        px_slice value
+    ctypedef struct px_limits:
+        size_t max_request_line
+        size_t max_header_bytes
+        size_t max_headers
+        int require_host
+    enum:
+        PX_METHOD_OTHER, PX_METHOD_GET, PX_METHOD_HEAD, PX_METHOD_POST, PX_METHOD_PUT,
+        PX_METHOD_DELETE, PX_METHOD_OPTIONS, PX_METHOD_PATCH, PX_MAX_HEADERS
+    ctypedef struct px_request:
+        px_slice method
+        int method_id
+        int minor_version
+        px_slice target
+        px_slice path
+        px_slice query
+        size_t num_headers
+        px_header headers[64]
+        int64_t content_length
+        unsigned char chunked, keep_alive, expect_continue, upgrade
+        px_slice host, if_none_match, if_modified_since, range, if_range
+    ctypedef struct px_chunked:
+        uint64_t remaining
+        uint64_t total
+    void px_request_reset(px_request* r)
+    int px_parse_request(const char* buf, size_t len, px_request* r, const px_limits* lim)
+    const px_slice* px_header_get(const px_request* r, const char* name, size_t n)
+    void px_chunked_init(px_chunked* c)
+    ptrdiff_t px_chunked_decode(px_chunked* c, const char* inp, size_t n, px_slice* data)
+    int px_chunked_done(const px_chunked* c)
+
+cdef extern from "http_range.h" nogil:
+    enum: PX_RANGE_MAX, PX_RANGE_IGNORE, PX_RANGE_PARTIAL, PX_RANGE_UNSATISFIABLE
+    ctypedef struct px_range:
+        uint64_t first
+        uint64_t last
+    int px_range_parse(const char* v, size_t n, uint64_t length, px_range* out, size_t max, size_t* count)
+    int px_if_range_match(const char* v, size_t n, const char* etag, size_t etag_n, int64_t last_modified)
+
+cdef extern from "http_util.h" nogil:
+    enum: PX_HTTP_DATE_LEN, PX_INT_MAXLEN
+    ptrdiff_t px_percent_decode(char* dst, size_t cap, const char* src, size_t n, int plus_space)
+    ptrdiff_t px_path_normalize(char* dst, size_t cap, const char* src, size_t n)
+    const char* px_mime_type(const char* path, size_t n, size_t* len_out)
+    int px_http_date_format(char* out, int64_t t)
+    int px_http_date_parse(const char* s, size_t n, int64_t* t)
+    size_t px_json_escape(char* dst, size_t cap, const char* src, size_t n)
+    size_t px_write_u64(char* dst, uint64_t v)
+    size_t px_write_i64(char* dst, int64_t v)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One-time setup on a fresh Debian machine (idempotent; `make` calls it):
+# Debian packages the demo and the tests use, Python packages, then pxcy and the
+# wikisearch example built in place (editable installs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+STAMP=.stamp-setup
+DEBS="libdatrie-dev wrk nginx-light clang libclang-rt-14-dev chromium chromium-driver"
+PIPS="cython>=3.0 numpy datrie pytest selenium uvloop httptools"
+
+if [ ! -f "$STAMP" ] || [ tools/setup.sh -nt "$STAMP" ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        missing=$(for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+        if [ -n "$missing" ]; then
+            echo "setup: apt-get install $missing"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+        fi
+    else
+        echo "setup: not root or no apt-get: install these Debian packages yourself: $DEBS" >&2
+    fi
+    echo "setup: pip install $PIPS"
+    $PY -m pip install -q --disable-pip-version-check $PIPS
+    touch "$STAMP"
+fi
+
+# (Re)build the extensions in place: cheap when nothing changed.
+if ! $PY -c "import pxcy.runtime" 2>/dev/null || [ ! -f .stamp-editable ]; then
+    $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
+    touch .stamp-editable
+fi
+$PY setup.py -q build_ext --inplace >/dev/null
+if [ -f examples/wikisearch/setup.py ]; then
+    if ! $PY -c "import wikisearch" 2>/dev/null; then
+        $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e examples/wikisearch
+    fi
+    (cd examples/wikisearch && $PY setup.py -q build_ext --inplace >/dev/null)
+fi
