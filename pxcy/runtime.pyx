@@ -609,6 +609,7 @@ cdef int conn_after(Worker* w, Conn* c, int ret) noexcept nogil:
             return 0
         # queue empty: everything the callbacks sent is written
         pxcy_heap_reset(&c.th)
+        c.last_active = w.now
         if not (c.flags & F_SENT):
             break
         c.flags &= ~F_SENT
@@ -782,8 +783,9 @@ cdef void worker_sweep(Worker* w) noexcept nogil:
     cdef Conn* nxt
     while c != NULL:
         nxt = c.next
+        # idle: nothing received and nothing left to send for idle_ms
         if (c.deadline and w.now >= c.deadline) or \
-           (c.idle_ms and w.now - c.last_active >= c.idle_ms):
+           (c.idle_ms and c.out_head == NULL and w.now - c.last_active >= c.idle_ms):
             conn_finalize(w, c)
         c = nxt
     if not w.listening and w.accept_resume and w.now >= w.accept_resume \
