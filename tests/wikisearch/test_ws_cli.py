@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from conftest import run_cli
+from ws_support import run_cli
 
 
 @pytest.mark.parametrize("args", [

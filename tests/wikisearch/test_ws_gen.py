@@ -41,7 +41,7 @@ def test_document_structure(dump):
         assert site.find(NS + tag).text
     keys = {int(e.get("key")) for e in site.find(NS + "namespaces")}
     assert {0, 1, 4, 10, 14} <= keys
-    from conftest import DUMP_PAGES
+    from ws_support import DUMP_PAGES
     assert n == DUMP_PAGES
 
 
