@@ -79,3 +79,14 @@ def test_bad_trie_file(tmp_path):
     p.write_bytes(b"not a trie at all" * 10)
     with pytest.raises(ValueError):
         lookup.TitleTrie(str(p))
+
+
+def test_threads_share_one_trie(tries, sorted_titles):
+    from concurrent.futures import ThreadPoolExecutor
+    py, c = tries
+    ps = _prefixes(sorted_titles)[:80]
+    expect = {p: [(k.encode("latin-1"), v) for k, v in py.items(p.decode("latin-1"))][:20] for p in ps}
+    with ThreadPoolExecutor(4) as ex:
+        for _ in range(3):
+            got = list(ex.map(lambda p: (p, c.prefix(p, 20)), ps))
+            assert all(r == expect[p] for p, r in got)

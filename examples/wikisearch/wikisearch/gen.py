@@ -331,7 +331,6 @@ def iter_pages(pages, seed):
                 b"      <comment>/* History */ fix &amp; expand</comment>\n",
                 b"      <comment>Reverted edits by [[Special:Contributions/192.0.2.1|192.0.2.1]]"
                 b" (&lt;script&gt; vandalism)</comment>\n"]
-    script_pages = {0} | set(range(500, pages, 5000))
     t_lo, t_hi = 1_000_000_000, 1_720_000_000     # 2001 .. 2024
 
     yield header()
@@ -367,7 +366,7 @@ def iter_pages(pages, seed):
             for p in rng.choices(pool, k=k):
                 raws.append(p[0])
                 escs.append(p[1])
-            if j in script_pages:
+            if j == 0 or (j >= 500 and j % 5000 == 500):   # pages with <script> in their text
                 s = ("== Escaping test ==\nThis text must be shown literally: %s and "
                      "<img src=x onerror=alert(2)> & \"quotes\" 'apos'.\n" % SCRIPT_SNIPPET)
                 raws.append(s.encode("utf-8"))

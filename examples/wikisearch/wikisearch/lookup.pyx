@@ -256,9 +256,14 @@ cdef int lookup_title(const Trie* trie, const char* key, size_t n, int32_t* out)
 # ------------------------------------------------------------ Python wrappers
 
 cdef class TitleTrie:
-    """A titles.trie opened with Debian's libdatrie (for tests and tools)."""
+    """A titles.trie opened with Debian's libdatrie (for tests and tools).
+
+    Methods release the GIL; prefix() may be called from several threads.
+    close() must not race with calls in progress.
+    """
     cdef Trie* trie
     cdef PrefixScratch* scratch
+    cdef bint scratch_busy      # checked/set with the GIL held
     cdef readonly object path
 
     def __cinit__(self, path):
@@ -308,6 +313,12 @@ cdef class TitleTrie:
         cdef PrefixHit* hits = NULL
         cdef char* keybuf = NULL
         cdef int k, i
+        # Another thread may be inside prefix() with the GIL released: it then
+        # owns self.scratch, and this call uses a temporary one (scratch=NULL).
+        cdef PrefixScratch* sc = NULL
+        if not self.scratch_busy:
+            sc = self.scratch
+            self.scratch_busy = True
         try:
             while True:
                 hits = <PrefixHit*>realloc(hits, limit * sizeof(PrefixHit))
@@ -315,7 +326,7 @@ cdef class TitleTrie:
                 if hits == NULL or keybuf == NULL:
                     raise MemoryError()
                 with nogil:
-                    k = prefix_search(self.trie, p, n, limit, hits, keybuf, cap, self.scratch)
+                    k = prefix_search(self.trie, p, n, limit, hits, keybuf, cap, sc)
                 if k < 0:
                     raise MemoryError()
                 if k < limit and hits[k].page == PREFIX_TRUNCATED:
@@ -324,6 +335,8 @@ cdef class TitleTrie:
                 return [(keybuf[hits[i].key_off:hits[i].key_off + hits[i].key_len], hits[i].page)
                         for i in range(k)]
         finally:
+            if sc != NULL:
+                self.scratch_busy = False
             free(hits)
             free(keybuf)
 
