@@ -231,12 +231,17 @@ def cmd_new(args):
     target = create_project(args.name, args.template, args.dir)
     rel = os.path.relpath(target)
     shown = rel if not rel.startswith("..") else target
-    print(f"pxcy: created {args.template} project {args.name!r} in {shown}/\n"
-          f"\n  cd {shown}\n"
-          f"  pip install -e . --no-build-isolation   # compile {args.name}/handler.pyx\n"
-          f"  pytest                                  # Harness + live socket tests\n"
-          f"  python -m {args.name} --port 8080        # or: pxcy run {args.name}.handler:App\n"
-          f"\nSee {shown}/README.md for debugging and annotate.")
+    steps = [
+        (f"cd {shown}", ""),
+        ("pip install -e . --no-build-isolation", f"compile {args.name}/handler.pyx"),
+        ("pytest", "Harness + live-socket tests"),
+        (f"python -m {args.name} --port 8080", f"or: pxcy run {args.name}.handler:App"),
+    ]
+    width = max(len(c) for c, _ in steps) + 2
+    print(f"pxcy: created {args.template} project {args.name!r} in {shown}/\n")
+    for c, note in steps:
+        print(f"  {c:<{width}}# {note}" if note else f"  {c}")
+    print(f"\nSee {shown}/README.md for debugging, annotate and gdb.")
     return 0
 
 
@@ -313,7 +318,7 @@ def build_project(path=".", annotate=False, debug=False, verbose=False, out=None
                   "PXCY_ANNOTATE=1?)", file=out)
     if debug:
         pkgs = sorted(d for d in os.listdir(path) if os.path.isfile(os.path.join(path, d, "__main__.py")))
-        print(f"pxcy: debug build: `gdb --args python -m {pkgs[0] if pkgs else 'PACKAGE'} --port 8080 "
+        print(f"pxcy: debug build: `gdb --args {sys.executable} -m {pkgs[0] if pkgs else 'PACKAGE'} --port 8080 "
               "--workers 1`, then "
               "`break handler.pyx:LINE` and `run`; back to -O2 with `pxcy build`", file=out)
     out.flush()
