@@ -24,9 +24,12 @@ extensions = [
 
 # Modules built on the pxcy runtime. Only these need pxcy at build time.
 PXCY_MODULES = ["server"]
+include_path = []
 for name in PXCY_MODULES:
     if os.path.exists(os.path.join(PKG, name + ".pyx")):
         import pxcy  # noqa: E402  (only required when a pxcy-based module exists)
+
+        include_path = [pxcy.get_include()]
 
         extensions.append(
             Extension(
@@ -42,6 +45,7 @@ setup(
     ext_modules=cythonize(
         extensions,
         language_level=3,
+        include_path=include_path,
         compiler_directives={"boundscheck": False, "wraparound": False},
     ),
 )

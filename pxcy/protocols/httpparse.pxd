@@ -2,7 +2,7 @@
 """C declarations of the HTTP helpers in includes/ (parser, Range, utilities)."""
 from libc.stdint cimport int64_t, uint64_t
 
-cdef extern from "http_parse.h" nogil:
+cdef extern from "pxcy/protocols/includes/http_parse.h" nogil:
     ctypedef struct px_slice:
         const char* p
         size_t n
@@ -39,7 +39,7 @@ cdef extern from "http_parse.h" nogil:
     ptrdiff_t px_chunked_decode(px_chunked* c, const char* inp, size_t n, px_slice* data)
     int px_chunked_done(const px_chunked* c)
 
-cdef extern from "http_range.h" nogil:
+cdef extern from "pxcy/protocols/includes/http_range.h" nogil:
     enum: PX_RANGE_MAX, PX_RANGE_IGNORE, PX_RANGE_PARTIAL, PX_RANGE_UNSATISFIABLE
     ctypedef struct px_range:
         uint64_t first
@@ -47,7 +47,7 @@ cdef extern from "http_range.h" nogil:
     int px_range_parse(const char* v, size_t n, uint64_t length, px_range* out, size_t max, size_t* count)
     int px_if_range_match(const char* v, size_t n, const char* etag, size_t etag_n, int64_t last_modified)
 
-cdef extern from "http_util.h" nogil:
+cdef extern from "pxcy/protocols/includes/http_util.h" nogil:
     enum: PX_HTTP_DATE_LEN, PX_INT_MAXLEN
     ptrdiff_t px_percent_decode(char* dst, size_t cap, const char* src, size_t n, int plus_space)
     ptrdiff_t px_path_normalize(char* dst, size_t cap, const char* src, size_t n)

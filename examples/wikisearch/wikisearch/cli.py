@@ -55,19 +55,28 @@ def cmd_build(args):
     return 0
 
 
-# ---------------------------------------------------------------------------
-# serve / demo: STUBS, filled in by the HTTP server work (wikisearch/server.pyx).
-# They must call wikisearch.index.load_index(args.index) and serve
-# static/index.html, GET /offsets/<prefix>?limit=N and ranged GET /xml.
-# ---------------------------------------------------------------------------
 def cmd_serve(args):
-    from .index import load_index
-    load_index(args.index)  # validates the index against its dump
-    raise WikisearchError("serve is not implemented yet (coming with wikisearch/server.pyx)")
+    from .serve import serve
+    return serve(args.index, args.host, args.port, args.workers)
 
 
 def cmd_demo(args):
-    raise WikisearchError("demo is not implemented yet (coming with wikisearch/server.pyx)")
+    from .serve import demo
+    return demo(args.dir, args.pages, args.seed, args.host, args.port, args.workers)
+
+
+def _port(s):
+    v = _int(s)
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError("port out of range: %r" % s)
+    return v
+
+
+def _server_args(p, port=8080):
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=port, help="TCP port (default %d; 0 picks one)" % port)
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker threads (default: number of CPUs)")
 
 
 def make_parser():
@@ -86,11 +95,17 @@ def make_parser():
     b.add_argument("--index", metavar="DIR", help="index directory (default: DUMP minus .xml[.bz2] + .index)")
     b.set_defaults(func=cmd_build)
 
-    # --- serve/demo: argument sets are placeholders for the server work ---
-    s = sub.add_parser("serve", help="serve the search page and API (not implemented yet)")
-    s.add_argument("--index", metavar="DIR", required=True)
+    s = sub.add_parser("serve", help="serve the search page and API from an index")
+    s.add_argument("--index", metavar="DIR", required=True, help="index directory (from wikisearch build)")
+    _server_args(s)
     s.set_defaults(func=cmd_serve)
-    d = sub.add_parser("demo", help="generate, index and serve a demo dump (not implemented yet)")
+
+    d = sub.add_parser("demo", help="generate, index and serve a synthetic dump (cached in --dir)")
+    d.add_argument("--pages", type=_positive_int, default=100_000, help="pages to generate (default 100000)")
+    d.add_argument("--seed", type=_int, default=1, help="RNG seed (default 1)")
+    d.add_argument("--dir", default=os.path.join("data", "wikisearch"),
+                   help="where the dump and index are kept (default data/wikisearch)")
+    _server_args(d)
     d.set_defaults(func=cmd_demo)
     return p
 
