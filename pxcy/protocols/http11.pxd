@@ -149,4 +149,4 @@ cdef class HttpProtocol(Protocol):
     # internals
     cdef int _fail(self, Transport t, Scratch* s, int status) noexcept nogil
     cdef int _incomplete(self, Transport t, const char* p, const char* end, bint expect) noexcept nogil
-    cdef int _answer(self, Transport t, Scratch* s, Slice body) noexcept nogil
+    cdef int _answer(self, Transport t, Scratch* s, Slice body) noexcept nogil  # 1: closing

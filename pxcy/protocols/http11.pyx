@@ -89,7 +89,7 @@ cdef px_limits LIMITS
 LIMITS.max_request_line = 8192
 LIMITS.max_header_bytes = 16384
 LIMITS.max_headers = 64
-LIMITS.require_host = 0
+LIMITS.require_host = 1          # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400
 
 
 cdef inline size_t round16(size_t n) noexcept nogil:
@@ -476,6 +476,8 @@ cdef class Response:
         cdef const char* ctype
         cdef size_t ctn
         cdef char* p
+        cdef const char* q
+        cdef size_t qn
         if cfg == NULL or cfg.root == NULL:
             return self.error(404)
         if r.method_id != PX_METHOD_GET and r.method_id != PX_METHOD_HEAD:
@@ -504,13 +506,22 @@ cdef class Response:
             return self.error(500)
         if S_ISDIR(st.st_mode):
             c_close(fd)
-            # "/dir" -> "/dir/" so that relative links in its index work
-            p = <char*>(<Transport>self.t).alloc((<Request>self.rq).raw_path.n + 2)
+            # "/dir" -> "/dir/" so that relative links in its index work. With a single
+            # leading '/': "//host/../dir" (or "/\\host/..") would make the Location a
+            # network-path reference, an open redirect to another host.
+            q = (<Request>self.rq).raw_path.p
+            qn = (<Request>self.rq).raw_path.n
+            while qn and (q[0] == b'/' or q[0] == b'\\'):
+                q += 1
+                qn -= 1
+            p = <char*>(<Transport>self.t).alloc(qn + 2)
             if p == NULL:
                 return -1
-            memcpy(p, (<Request>self.rq).raw_path.p, (<Request>self.rq).raw_path.n)
-            p[(<Request>self.rq).raw_path.n] = b'/'
-            self.header_n("Location", p, (<Request>self.rq).raw_path.n + 1)
+            p[0] = b'/'
+            if qn:
+                memcpy(p + 1, q, qn)
+            p[qn + 1] = b'/'
+            self.header_n("Location", p, qn + 2)
             return self.error(301)
         if not S_ISREG(st.st_mode):
             c_close(fd)
@@ -845,8 +856,11 @@ cdef class HttpProtocol(Protocol):
                 body.p = q
                 body.n = r.content_length
                 q += r.content_length
-            if self._answer(t, s, body) < 0:
+            k = self._answer(t, s, body)
+            if k < 0:
                 return -1
+            if k > 0:
+                return 0                 # closing: requests after this one are not processed
             p = q
             if t.pending() > (8 << 20):
                 break                    # a huge pipelined batch: let it drain first
@@ -879,7 +893,9 @@ cdef class HttpProtocol(Protocol):
         cdef ptrdiff_t k
         (<Request>req).body = body
         (<Response>res).close = not r.keep_alive
-        self.partial = False
+        if self.partial:                 # the request is complete: its deadline is over
+            self.partial = False
+            t.set_deadline(0)
         self.continued = False
         for i in range(self.cfg.nroutes):
             rt = &self.cfg.routes[i]
@@ -912,6 +928,7 @@ cdef class HttpProtocol(Protocol):
         t.count_request()
         if (<Response>res).close:
             t.close()
+            return 1
         return 0
 
 
