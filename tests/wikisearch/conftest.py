@@ -61,3 +61,32 @@ def brute(dump_bytes):
               if el.tag == ns + "title"]
     assert titles == [p["title"] for p in pages]
     return pages
+
+
+@pytest.fixture(scope="session")
+def ref(brute):
+    """Brute-force search reference: (title UTF-8 bytes, title, start, end) for every
+    page of the dump, sorted by UTF-8 bytes (first page wins for a duplicate title)."""
+    seen = {}
+    for p in brute:
+        seen.setdefault(p["title"].encode("utf-8"), p)
+    return sorted((k, p["title"], p["start"], p["end"]) for k, p in seen.items())
+
+
+@pytest.fixture(scope="session")
+def live(index):
+    """The real server, in this process: wikisearch.server.load() + pxcy.Server with
+    2 workers on an ephemeral port. Yields the base URL ("http://127.0.0.1:PORT")."""
+    import pxcy
+    from ws_support import PKG
+    from wikisearch import server
+    with open(os.path.join(PKG, "static", "index.html"), "rb") as f:
+        html = f.read()
+    server.load(index, html, 2)
+    srv = pxcy.Server(server.WikiSearch(), "127.0.0.1", 0, workers=2)
+    srv.start()
+    try:
+        yield "http://127.0.0.1:%d" % srv.port
+    finally:
+        srv.stop()
+        server.unload()

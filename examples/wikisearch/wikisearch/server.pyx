@@ -8,7 +8,7 @@ the trie and writes JSON; `/wiki/<title>` and `/xml` (Range) send dump bytes wit
 sendfile.
 """
 from libc.stdint cimport int32_t, uint32_t, uint64_t, int64_t
-from libc.stdlib cimport calloc, malloc, free, strtol
+from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 from posix.unistd cimport close as c_close
 
@@ -155,7 +155,6 @@ cdef class WikiSearch(HttpProtocol):
         cdef WorkerState* st = worker_state(<Transport>req.t)
         cdef Slice lim
         cdef long limit = DEFAULT_LIMIT
-        cdef char* endp
         cdef int n, i
         cdef int32_t page
         if st == NULL:
@@ -166,8 +165,14 @@ cdef class WikiSearch(HttpProtocol):
             return json_error(res, 400, "prefix too long", 15)
         lim = req.query_param("limit")
         if lim.p != NULL:
-            limit = strtol(lim.p, &endp, 10)
-            if lim.n == 0 or endp != lim.p + lim.n or limit < 1 or limit > MAX_LIMIT:
+            # digits only (strtol alone would also take "+5", " 5", "-0")
+            limit = 0
+            for i in range(<int>lim.n):
+                if lim.p[i] < c'0' or lim.p[i] > c'9' or limit > MAX_LIMIT:
+                    limit = 0
+                    break
+                limit = limit * 10 + (lim.p[i] - c'0')
+            if limit < 1 or limit > MAX_LIMIT:
                 return json_error(res, 400, "limit must be an integer from 1 to 1000", 39)
         n = prefix_search(TRIE, req.arg.p, req.arg.n, <int>limit, st.hits, st.keybuf, KEYBUF,
                           st.scratch)

@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Benchmark of the wikisearch example (examples/wikisearch): index build speed,
+search and article throughput/latency with wrk, and memory of one N-worker server
+vs N single-worker processes.
+
+    python bench/wikisearch.py [--pages 1000000] [--quick] [--duration 10] [--out bench/WIKISEARCH.md]
+
+* The synthetic dump (`wikisearch gen`, seed 1) is cached under data/bench/
+  (gitignored); the index is rebuilt on every run because its build time is one
+  of the figures.
+* Load: wrk with a Lua script that picks a random path per request from a list:
+  `/offsets/<3-character prefix of a random title>` (percent-encoded UTF-8, so
+  non-ASCII prefixes too; default limit 20) or `/wiki/<random title>`.
+  1 worker: server pinned to core 0 (taskset), wrk to core 1, wrk -t1.
+  2 workers: both unpinned, wrk -t2 (on a 2-core machine they share the cores).
+* Memory: RSS (VmRSS) and PSS (/proc/PID/smaps_rollup) of one server with N
+  workers vs the sum over N separate 1-worker servers, each after the same warm-up
+  load. The offsets arrays and the dump are shared mmaps/page cache; the trie is
+  loaded into private memory once per process.
+
+Every server is started as a subprocess and stopped by its PID (SIGTERM, then
+SIGKILL after 10 s); every load is bounded by wrk's -d. Requires wrk and taskset;
+the example must be built (pip install -e examples/wikisearch --no-build-isolation).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "wikisearch")
+sys.path.insert(0, EXAMPLE)
+
+LUA = r"""
+local paths = {}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  math.randomseed((tid or 1) * 7919 + 12345)
+end
+function request()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\"requests\":%d,\"duration_us\":%d,\"bytes\":%d,\"p50_us\":%d,\"p90_us\":%d," ..
+    "\"p99_us\":%d,\"p999_us\":%d,\"max_us\":%d,\"mean_us\":%.1f,\"errors\":%d,\"non2xx\":%d}\n",
+    summary.requests, summary.duration, summary.bytes, latency:percentile(50),
+    latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max,
+    latency.mean, e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+SERVERS = []          # live Popen objects, stopped on exit whatever happens
+
+
+def log(msg):
+    print("[wikisearch bench] " + msg, file=sys.stderr, flush=True)
+
+
+def cli(*args):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = EXAMPLE + os.pathsep + env.get("PYTHONPATH", "")
+    return [sys.executable, "-m", "wikisearch", *args], env
+
+
+def run_timed(args):
+    """Run a wikisearch command; returns (seconds, peak RSS bytes of that child, stdout)."""
+    cmd, env = cli(*args)
+    t = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    dt = time.monotonic() - t
+    if p.returncode != 0:
+        raise SystemExit("wikisearch %s failed (exit %d)" % (" ".join(args), p.returncode))
+    return dt, ru.ru_maxrss * 1024, out
+
+
+def start_server(index_dir, workers, cpus=None, timeout=120):
+    cmd, env = cli("serve", "--index", index_dir, "--port", "0", "--workers", str(workers))
+    if cpus is not None:
+        cmd = ["taskset", "-c", cpus] + cmd
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    SERVERS.append(p)
+    out = b""
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            m = re.search(rb"search page: http://127\.0\.0\.1:(\d+)/", out)
+            if m:
+                return p, int(m.group(1))
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("server did not start: %s %s" % (out.decode(errors="replace"),
+                                                                   p.stderr.read().decode(errors="replace")))
+            if sel.select(1.0):
+                out += os.read(p.stdout.fileno(), 4096)
+    finally:
+        sel.close()
+
+
+def stop_server(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if p in SERVERS:
+        SERVERS.remove(p)
+    return p.returncode
+
+
+def stop_all(*_):
+    for p in list(SERVERS):
+        stop_server(p)
+    if _:
+        raise SystemExit(1)
+
+
+def mem(pid):
+    """(RSS, PSS) in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        rss = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        pss = int(re.search(r"^Pss:\s+(\d+) kB", f.read(), re.M).group(1)) * 1024
+    return rss, pss
+
+
+def wrk(port, paths_file, lua, duration, connections, threads, cpus=None):
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--timeout", "5s",
+           "-s", lua, "http://127.0.0.1:%d/" % port, "--", paths_file]
+    if cpus is not None:
+        cmd = ["taskset", "-c", cpus] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    m = re.search(r"WRKJSON (\{.*\})", r.stdout)
+    if r.returncode != 0 or not m:
+        raise SystemExit("wrk failed: %s %s" % (r.stdout, r.stderr))
+    res = json.loads(m.group(1))
+    res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+    res["mb_s"] = res["bytes"] / (res["duration_us"] / 1e6) / 1e6
+    return res
+
+
+def sample_titles(index, n, seed):
+    """n random page titles, read from the dump through the index."""
+    rng = random.Random(seed)
+    titles = []
+    pick = rng.sample(range(index.page_count), min(n, index.page_count))
+    with open(index.dump_path, "rb") as f:
+        for i in sorted(pick):
+            s, e = index.page_range(i)
+            f.seek(s)
+            head = f.read(min(e - s, 4096))
+            m = re.search(rb"<title>(.*?)</title>", head)
+            titles.append(m.group(1).decode("utf-8"))
+    import html
+    titles = [html.unescape(t) for t in titles]
+    rng.shuffle(titles)
+    return titles
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1).strip()
+    except (OSError, AttributeError):
+        pass
+    with open("/proc/meminfo") as f:
+        memkb = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))
+    wrkv = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gb": round(memkb / 2**20, 1),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "wrk": (wrkv.stdout + wrkv.stderr).split("\n")[0].strip()}
+
+
+def fmt_mb(b):
+    return "%.1f" % (b / 2**20)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pages", type=int, default=None, help="pages in the dump (default 1000000; --quick 100000)")
+    ap.add_argument("--quick", action="store_true", help="100k pages, 5 s loads")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 10; --quick 5)")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--mem-workers", default="2,4", help="N for the memory comparison (default 2,4)")
+    ap.add_argument("--data", default=os.path.join(ROOT, "data", "bench"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "WIKISEARCH.md"))
+    a = ap.parse_args()
+    pages = a.pages or (100_000 if a.quick else 1_000_000)
+    duration = a.duration or (5 if a.quick else 10)
+    for tool in ("wrk", "taskset"):
+        if not shutil.which(tool):
+            raise SystemExit("%s is required (apt install %s)" % (tool, "wrk" if tool == "wrk" else "util-linux"))
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    command = "python bench/wikisearch.py " + " ".join(sys.argv[1:])
+    res = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+           "command": command.strip(), "machine": machine(), "pages": pages, "seed": a.seed}
+    res["loadavg_start"] = os.getloadavg()
+    try:
+        run(a, pages, duration, res)
+    finally:
+        stop_all()
+    res["loadavg_end"] = os.getloadavg()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    outdir = os.path.join(ROOT, "bench", "out")
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, "wikisearch-%s.json" % stamp), "w") as f:
+        json.dump(res, f, indent=1)
+    md = markdown(res)
+    with open(a.out, "w") as f:
+        f.write(md)
+    print(md)
+    log("wrote %s and bench/out/wikisearch-%s.json" % (os.path.relpath(a.out, ROOT), stamp))
+
+
+def run(a, pages, duration, res):
+    from wikisearch.index import load_index
+    os.makedirs(a.data, exist_ok=True)
+    dump = os.path.join(a.data, "synthetic-%d-seed%d.xml" % (pages, a.seed))
+    index_dir = dump[:-4] + ".index"
+
+    # ---- dump (cached) and index (always rebuilt: its build time is measured)
+    if not os.path.exists(dump):
+        log("generating %s (%d pages; ~2 min per million)..." % (dump, pages))
+        dt, rss, _ = run_timed(["gen", dump, "--pages", str(pages), "--seed", str(a.seed)])
+        res["gen"] = {"seconds": dt, "peak_rss": rss}
+    if os.path.isdir(index_dir):
+        shutil.rmtree(index_dir)
+    size = os.path.getsize(dump)
+    # warm the page cache so the build measures indexing, not the disk
+    with open(dump, "rb") as f:
+        while f.read(64 << 20):
+            pass
+    log("indexing %s (%.2f GB)..." % (dump, size / 1e9))
+    dt, rss, out = run_timed(["build", dump, "--index", index_dir])
+    files = {n: os.path.getsize(os.path.join(index_dir, n)) for n in sorted(os.listdir(index_dir))}
+    res["build"] = {"dump_bytes": size, "seconds": dt, "s_per_gb": dt / (size / 1e9),
+                    "mb_s": size / 1e6 / dt, "peak_rss": rss, "files": files, "output": out.strip()}
+    log("indexed in %.1f s (%.1f s/GB), peak RSS %s MB" % (dt, dt / (size / 1e9), fmt_mb(rss)))
+
+    # ---- path lists for wrk
+    index = load_index(index_dir)
+    titles = sample_titles(index, 20_000, a.seed)
+    tmp = tempfile.mkdtemp(prefix="wsbench-")
+    lists = {
+        "offsets": ["/offsets/" + urllib.parse.quote(t[:3], safe="") for t in titles],
+        "wiki": ["/wiki/" + urllib.parse.quote(t, safe="") for t in titles],
+    }
+    lists["mixed"] = lists["offsets"][:5000] + lists["wiki"][:5000]
+    files_ = {}
+    for k, v in lists.items():
+        files_[k] = os.path.join(tmp, k + ".txt")
+        with open(files_[k], "w") as f:
+            f.write("\n".join(v) + "\n")
+    lua = os.path.join(tmp, "paths.lua")
+    with open(lua, "w") as f:
+        f.write(LUA)
+    res["non_ascii_prefixes"] = sum(1 for t in titles if any(ord(c) > 127 for c in t[:3])) / len(titles)
+    res["mean_article_bytes"] = sum(int(e) - int(s) for s, e in (index.page_range(i) for i in range(0, index.page_count, 97))) \
+        / len(range(0, index.page_count, 97))
+    del index
+
+    try:
+        # ---- throughput / latency
+        res["load"] = []
+        for workers, srv_cpus, wrk_cpus, threads in ((1, "0", "1", 1), (2, None, None, 2)):
+            p, port = start_server(index_dir, workers, srv_cpus)
+            try:
+                # sanity: the answers are right before we time them
+                with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, lists["offsets"][0]), timeout=10) as r:
+                    assert r.status == 200 and json.load(r)
+                wrk(port, files_["mixed"], lua, 2, a.connections, threads, wrk_cpus)     # warm-up
+                for kind in ("offsets", "wiki"):
+                    log("wrk %s, %d worker(s), %d s..." % (kind, workers, duration))
+                    load1 = os.getloadavg()[0]
+                    r = wrk(port, files_[kind], lua, duration, a.connections, threads, wrk_cpus)
+                    r.update(kind=kind, workers=workers, pinned=srv_cpus is not None, threads=threads,
+                             connections=a.connections, duration=duration, load1_before=load1)
+                    res["load"].append(r)
+                    log("  %.0f req/s, p99 %.2f ms, errors %d, non-2xx %d"
+                        % (r["rps"], r["p99_us"] / 1000, r["errors"], r["non2xx"]))
+                rss, pss = mem(p.pid)
+                res.setdefault("mem_after_load", {})[workers] = {"rss": rss, "pss": pss}
+            finally:
+                assert stop_server(p) == 0
+
+        # ---- memory: one N-worker process vs N single-worker processes
+        res["memory"] = []
+        for n in [int(x) for x in a.mem_workers.split(",") if x]:
+            row = {"n": n}
+            p, port = start_server(index_dir, n)
+            try:
+                wrk(port, files_["mixed"], lua, 2, 16, 1)
+                row["one_rss"], row["one_pss"] = mem(p.pid)
+            finally:
+                stop_server(p)
+            procs = []
+            try:
+                for _ in range(n):
+                    procs.append(start_server(index_dir, 1))
+                for q, port in procs:
+                    wrk(port, files_["mixed"], lua, 2, 16, 1)
+                ms = [mem(q.pid) for q, _ in procs]
+                row["sep_rss"] = sum(m[0] for m in ms)
+                row["sep_pss"] = sum(m[1] for m in ms)
+            finally:
+                for q, _ in procs:
+                    stop_server(q)
+            res["memory"].append(row)
+            log("memory N=%d: one process RSS %s MB PSS %s MB; %d processes RSS %s MB PSS %s MB"
+                % (n, fmt_mb(row["one_rss"]), fmt_mb(row["one_pss"]), n, fmt_mb(row["sep_rss"]),
+                   fmt_mb(row["sep_pss"])))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def markdown(r):
+    m = r["machine"]
+    b = r["build"]
+    L = []
+    L.append("## wikisearch (examples/wikisearch)\n")
+    L.append("- date: %s" % r["date"])
+    L.append("- machine: %s, %d cores, %.1f GB RAM, Linux %s, Python %s, %s"
+             % (m["cpu"], m["cores"], m["mem_gb"], m["kernel"], m["python"], m["wrk"]))
+    L.append("- command: `%s`" % r["command"])
+    L.append("- machine load (1/5/15-min load average) at start %s, at end %s: the machine was shared "
+             "with other jobs, so absolute figures are noisy (the load1 column gives the load average "
+             "just before each wrk row)" % ("/".join("%.1f" % x for x in r["loadavg_start"]),
+                                             "/".join("%.1f" % x for x in r["loadavg_end"])))
+    L.append("- data: synthetic dump (`wikisearch gen --pages %d --seed %d`), %.2f GB, %d pages, "
+             "mean page %.0f bytes; cached in data/bench/ and in the page cache during the runs"
+             % (r["pages"], r["seed"], b["dump_bytes"] / 1e9, r["pages"], r["mean_article_bytes"]))
+    if "gen" in r:
+        L.append("- generating it took %.0f s (peak RSS %s MB)" % (r["gen"]["seconds"], fmt_mb(r["gen"]["peak_rss"])))
+    L.append("")
+    L.append("### Index build (`wikisearch build`, one process)\n")
+    L.append("| dump | time | per GB of dump | throughput | peak RSS | index files |")
+    L.append("|---|---|---|---|---|---|")
+    L.append("| %.2f GB | %.1f s | %.1f s/GB | %.0f MB/s | %s MB | %s |"
+             % (b["dump_bytes"] / 1e9, b["seconds"], b["s_per_gb"], b["mb_s"], fmt_mb(b["peak_rss"]),
+                ", ".join("%s %s MB" % (k, fmt_mb(v)) for k, v in b["files"].items())))
+    L.append("")
+    L.append("### Throughput and latency (wrk, keep-alive, %d connections, %d s per row)\n"
+             % (r["load"][0]["connections"], r["load"][0]["duration"]))
+    L.append("Paths are drawn at random per request (wrk Lua script) from 20,000 random titles: "
+             "`/offsets/<first 3 characters>` (percent-encoded UTF-8, %.0f %% non-ASCII; default limit 20) "
+             "and `/wiki/<title>` (whole `<page>` element by sendfile)."
+             % (100 * r["non_ascii_prefixes"]))
+    L.append("1 worker: server pinned to core 0, wrk (-t1) to core 1. 2 workers: server and wrk (-t2) "
+             "unpinned, so on a 2-core machine wrk competes with the workers for the same cores.\n")
+    L.append("| endpoint | workers | requests/s | MB/s | p50 | p99 | p99.9 | errors | non-2xx | load1 |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for x in r["load"]:
+        L.append("| `/%s/…` | %d%s | %.0f | %.1f | %.2f ms | %.2f ms | %.2f ms | %d | %d | %.1f |"
+                 % (x["kind"], x["workers"], " (pinned)" if x["pinned"] else "", x["rps"], x["mb_s"],
+                    x["p50_us"] / 1000, x["p99_us"] / 1000, x["p999_us"] / 1000, x["errors"], x["non2xx"],
+                    x["load1_before"]))
+    L.append("")
+    L.append("### Memory: one server with N workers vs N single-worker servers\n")
+    L.append("Each process measured after a 2 s mixed warm-up load. RSS counts shared pages (the "
+             "memory-mapped offset arrays, shared libraries) in every process; PSS (from "
+             "/proc/PID/smaps_rollup) divides them among the processes sharing them. The trie is "
+             "loaded (`trie_new_from_file`) into private memory of each process.\n")
+    L.append("| N | 1 process × N workers: RSS | PSS | N processes × 1 worker: ΣRSS | ΣPSS | saved (PSS) |")
+    L.append("|---|---|---|---|---|---|")
+    for x in r["memory"]:
+        L.append("| %d | %s MB | %s MB | %s MB | %s MB | %s MB (%.1f×) |"
+                 % (x["n"], fmt_mb(x["one_rss"]), fmt_mb(x["one_pss"]), fmt_mb(x["sep_rss"]),
+                    fmt_mb(x["sep_pss"]), fmt_mb(x["sep_pss"] - x["one_pss"]), x["sep_pss"] / x["one_pss"]))
+    L.append("")
+    return "\n".join(L) + "\n"
+
+
+if __name__ == "__main__":
+    main()
