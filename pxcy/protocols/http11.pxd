@@ -73,6 +73,7 @@ cdef class Request:
     # a header value by case-insensitive name; .p == NULL when absent
     cdef Slice header(self, const char* name) noexcept nogil
     # a query parameter, percent-decoded ('+' as space) into the transient heap
+    # (.p == NULL: absent; a value that is not valid percent-encoding comes back raw)
     cdef Slice query_param(self, const char* name) noexcept nogil
     # decoded, normalized path ('..' cannot climb above '/'); -1 when invalid
     cdef int normalized(self) noexcept nogil

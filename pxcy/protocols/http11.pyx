@@ -216,7 +216,7 @@ cdef class Request:
         cdef const char* eq
         cdef size_t nl = strlen(name)
         cdef char* buf
-        cdef ptrdiff_t k
+        cdef ptrdiff_t k, raw
         out.p = NULL
         out.n = 0
         if p == NULL:
@@ -233,9 +233,11 @@ cdef class Request:
                 buf = <char*>(<Transport>self.t).alloc(k + 1)
                 if buf == NULL:
                     return out
+                raw = k
                 k = px_percent_decode(buf, k + 1, eq + 1, k, 1) if k > 0 else 0
-                if k < 0:
-                    return out
+                if k < 0:                   # not valid percent-encoding: the raw bytes
+                    memcpy(buf, eq + 1, raw)
+                    k = raw
                 buf[k] = 0
                 out.p = buf
                 out.n = k

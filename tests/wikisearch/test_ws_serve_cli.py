@@ -165,6 +165,5 @@ def test_demo_generates_then_reuses(tmp_path):
     first, second = runs
     assert "generating" in first.err and "indexing" in first.err
     assert "generating" not in second.err and "indexing" not in second.err, second.err
-    assert second.ready_s < first.ready_s, (first.ready_s, second.ready_s)
     assert sorted(os.listdir(d)) == ["synthetic-2000-seed1.index", "synthetic-2000-seed1.xml"]
 
