@@ -24,8 +24,7 @@ NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
      if os.access(p, os.X_OK)), None)
 
-BIG_SIZE = 3 * 1024 * 1024 + 12345      # multi-MiB, not a multiple of anything
-SENTINEL = b"PXCY-SENTINEL-outside-the-root-7f3a9c"
+from rawhttp import BIG_SIZE, SENTINEL  # noqa: E402  (shared with the test modules)
 
 
 class Served:

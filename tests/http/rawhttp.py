@@ -258,3 +258,9 @@ def parse_byteranges(resp):
         parts.append((first, last, total, hdrs.get("content-type"), data))
         i = body.index(delim, end)
     return parts
+
+
+# Shared fixture constants (here rather than in conftest.py, whose module name is
+# shared by every test folder).
+BIG_SIZE = 3 * 1024 * 1024 + 12345      # multi-MiB, not a multiple of anything
+SENTINEL = b"PXCY-SENTINEL-outside-the-root-7f3a9c"

@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import BIG_SIZE
+from rawhttp import BIG_SIZE
 from rawhttp import Conn, get, parse_byteranges
 
 L = BIG_SIZE

@@ -2,7 +2,7 @@
 symlinks. base/secret.txt and base/etc/passwd (outside the root) hold SENTINEL."""
 import pytest
 
-from conftest import SENTINEL
+from rawhttp import SENTINEL
 from rawhttp import Conn, get
 
 
