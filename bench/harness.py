@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as _dt
+import html
 import http.client
 import json
 import os
@@ -53,6 +54,8 @@ FILE_NAME = "data.bin"
 FILE_SIZE = 64 * 1024 * 1024
 FILE_SEED = 20240601
 PLAIN = b"Hello, World!"
+MIN_CPU_S = 0.2          # below 20 ticks of 1/100 s a run's CPU figure is mostly rounding
+DISTURBED = 0.5          # other processes' CPU (cores) above which a row is flagged
 
 
 def log(msg: str) -> None:
@@ -82,7 +85,7 @@ class Ctx:
     """Everything a command builder may need."""
     args: argparse.Namespace
     tmp: Path                      # temp dir (nginx prefixes, data file, logs)
-    data_dir: Path                 # holds the 64 MiB file
+    docroot: Path                  # document root; the 64 MiB file is docroot/file/data.bin
     out_dir: Path                  # bench/out/<stamp>
     python: str                    # interpreter for peers
     pxcy_python: str               # interpreter for pxcy
@@ -361,7 +364,7 @@ def pxcy_run(target: str) -> ArgvFn:
 
 
 def pxcy_static(ctx: Ctx, port: int, w: int) -> list:
-    return [ctx.pxcy_python, "-m", "pxcy", "static", str(ctx.data_dir),
+    return [ctx.pxcy_python, "-m", "pxcy", "static", str(ctx.docroot),
             "--host", HOST, "--port", str(port), "--workers", str(w)]
 
 
@@ -382,7 +385,7 @@ def peer_http(loop: str) -> ArgvFn:
             __import__("uvloop")
         __import__("httptools")
         return [ctx.python, str(PEERS / "asyncio_httptools.py"), "--loop", loop, "--port", str(port),
-                "--root", str(ctx.data_dir), "--workers", str(w)]
+                "--root", str(ctx.docroot / "file"), "--workers", str(w)]
     return argv
 
 
@@ -427,7 +430,7 @@ http {{
             return 200 '{{"message":"Hello, World!"}}';
         }}
         location /file/ {{
-            alias {data}/;
+            root {root};
             default_type application/octet-stream;
             sendfile on;
             tcp_nopush on;
@@ -443,7 +446,7 @@ def nginx_argv(ctx: Ctx, port: int, w: int) -> list:
     d.mkdir(parents=True, exist_ok=True)
     user = "user root;\n" if os.geteuid() == 0 else ""
     conf = d / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(workers=w, dir=d, host=HOST, port=port, data=ctx.data_dir, user=user))
+    conf.write_text(NGINX_CONF.format(workers=w, dir=d, host=HOST, port=port, root=ctx.docroot, user=user))
     return [exe, "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")]
 
 
@@ -484,7 +487,7 @@ def loads(depth: int) -> list:
 
 def wiki_loads() -> list:
     return [
-        Load("wiki_offsets", "GET /offsets/<3-letter prefix>", "wiki", script="paths.lua",
+        Load("wiki_offsets", "GET /offsets/<first 3 chars of a title>?limit=20", "wiki", script="paths.lua",
              script_args=("@offsets",), check="status200"),
         Load("wiki_page", "GET /wiki/<title>", "wiki", script="paths.lua",
              script_args=("@titles",), check="status200"),
@@ -682,8 +685,15 @@ def summarize(section: str, load: str, server: str, results: list, note: str = "
               cpu_spread=(max(cpus) - min(cpus)) / 2 / m if m else 0.0,
               server_util=med(r.server_util for r in good), client_util=med(r.client_util for r in good),
               other_util=med(r.other_util for r in good))
+    notes = [row.note] if row.note else []
     if len(good) < len(results):
-        row.note = (row.note + "; " if row.note else "") + f"{len(results) - len(good)} run(s) failed"
+        notes.append(f"{len(results) - len(good)} run(s) failed")
+    if med(r.cpu_s for r in good) < MIN_CPU_S:
+        row.cpu_per_100k = 0.0              # rendered n/a: too few clock ticks to mean anything
+        notes.append(f"too little server CPU for a CPU figure (< {MIN_CPU_S} s per run)")
+    if row.other_util >= DISTURBED:
+        notes.append("⚠ disturbed")
+    row.note = "; ".join(notes)
     return row
 
 
@@ -969,14 +979,16 @@ def table_md(rows: list, section: str) -> list:
                 continue
             flag = " †" if r.client_util > 0.9 and r.server_util < 0.9 else ""
             spread = f" ±{r.cpu_spread * 100:.0f}%" if r.runs > 1 else ""
+            cpu = f"{r.cpu_per_100k:.3f}{spread}" if r.cpu_per_100k else "n/a"
             if px and r.server != "pxcy":
-                rc = f"{px.cpu_per_100k / r.cpu_per_100k:.2f}" if r.cpu_per_100k else "—"
+                rc = (f"{px.cpu_per_100k / r.cpu_per_100k:.2f}"
+                      if r.cpu_per_100k and px.cpu_per_100k else "—")
                 rr = f"{px.rps / r.rps:.2f}" if r.rps else "—"
             else:
                 rc = rr = "—"
             note = r.note + ("" if r.runs >= 3 else f"; median of {r.runs}")
             out.append(f"| {cell_load} | {r.server} | {fmt_rate(r.rps)}{flag} | {fmt_ms(r.p50_us)} | "
-                       f"{fmt_ms(r.p99_us)} | {r.cpu_per_100k:.3f}{spread} | {r.server_util:.2f} | {r.other_util:.2f} | {rc} | {rr} | "
+                       f"{fmt_ms(r.p99_us)} | {cpu} | {r.server_util:.2f} | {r.other_util:.2f} | {rc} | {rr} | "
                        f"{md_escape(note.strip('; '))} |")
     return out
 
@@ -1026,6 +1038,11 @@ def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict)
               "regenerate this file with `bench/run.sh` once pxcy's servers exist.", ""]
     if params.get("quick"):
         L += ["> `--quick` run: short durations, numbers are indicative only.", ""]
+    others = [r.other_util for r in h.rows if r.status == "ok"]
+    if others and statistics.median(others) >= 0.3:
+        L += [f"> **Busy machine**: other work used a median {statistics.median(others):.2f} cores during the "
+              f"measured runs (column *other CPU*); req/s and latency are disturbed, CPU per request less so. "
+              f"Rows with ≥ {DISTURBED} are marked ⚠. Rerun on an idle machine for figures to quote.", ""]
     L += ["Generated by `bench/harness.py`; methodology in `docs/benchmarks.md`. "
           "Raw per-run JSON: `bench/out/<stamp>/runs.jsonl` (not committed).", "",
           "| | |", "|---|---|"]
@@ -1035,9 +1052,11 @@ def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict)
         if k == "loadavg_at_start":
             v = " / ".join(f"{x:.2f}" for x in v)
         L.append(f"| {k} | `{v}` |")
-    L += ["", f"Parameters: {params['runs']} interleaved runs per figure, {params['duration']} s each "
-          f"(workers2: {params['duration2']} s), {params['warmup']} s warm-up per server and load; "
-          f"wrk `-t1 -c64` (pipelined: `-c256`), echo client 64 connections.", "",
+    L += ["", f"Parameters: {params['runs']} interleaved runs per figure, {params['duration']} s each"
+          + ("" if params.get("scaling") else f" (workers2: {params['duration2']} s)")
+          + f", {params['warmup']} s warm-up per server and load; "
+          + ("wrk `-tW -c(64×W)` (pipelined: `-c(256×W)`)." if params.get("scaling") else
+             "wrk `-t1 -c64` (pipelined: `-c256`), echo client 64 connections."), "",
           "Columns: req/s and latency are medians over runs (wrk's percentiles; pipelined latency is per "
           "batch of requests and wrk's p99 for it is unreliable, hence n/a); **CPU s / 100k req** is "
           "server utime+stime (whole process tree) per 100,000 completed requests (echo: messages), "
@@ -1081,24 +1100,66 @@ def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict)
 def make_data_file(ctx: Ctx) -> None:
     """64 MiB of deterministic pseudo-random bytes (same seed -> same file everywhere)."""
     ctx.data = random.Random(FILE_SEED).randbytes(FILE_SIZE)
-    p = ctx.data_dir / FILE_NAME
+    p = ctx.docroot / "file" / FILE_NAME
     p.write_bytes(ctx.data)
     os.chmod(p, 0o644)
 
 
-def make_wiki_paths(ctx: Ctx) -> None:
-    rnd = random.Random(7)
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    offsets = ["/offsets/" + "".join(rnd.choice(letters) for _ in range(3)) for _ in range(5000)]
-    (ctx.tmp / "paths-offsets.txt").write_text("\n".join(offsets) + "\n")
+def wiki_titles(ctx: Ctx, limit: int = 5000) -> list:
+    """Titles for the wikisearch loads: --wiki-titles FILE, else scanned from the first
+    64 MiB of the dump named in the index's manifest.json; deterministic sample."""
     titles = []
     if ctx.args.wiki_titles:
-        for line in open(ctx.args.wiki_titles, encoding="utf-8"):
-            t = line.strip()
-            if t:
-                titles.append("/wiki/" + urllib.parse.quote(t.replace(" ", "_")))
-    (ctx.tmp / "paths-titles.txt").write_text("\n".join(titles) + "\n")
-    ctx.wiki_paths = {"offsets": offsets, "titles": titles}
+        with open(ctx.args.wiki_titles, encoding="utf-8") as f:
+            titles = [t.strip() for t in f if t.strip()]
+    elif ctx.args.wiki_index:
+        try:
+            with open(Path(ctx.args.wiki_index) / "manifest.json") as f:
+                dump = json.load(f)["dump"]
+            opener = __import__("bz2").open if dump.endswith(".bz2") else open
+            with opener(dump, "rb") as f:
+                head = f.read(64 * 2**20)
+            titles = [html.unescape(t.decode("utf-8", "replace"))
+                      for t in re.findall(rb"<title>(.*?)</title>", head)]
+        except (OSError, KeyError, ValueError) as e:
+            log(f"wikisearch: no titles from the index's dump ({e}); give --wiki-titles FILE")
+    rnd = random.Random(7)
+    return rnd.sample(titles, limit) if len(titles) > limit else titles
+
+
+def make_wiki_paths(ctx: Ctx) -> None:
+    """paths-offsets.txt: /offsets/<first 3 chars of a title>?limit=20 (as the search page asks);
+    paths-titles.txt: /wiki/<percent-encoded title>."""
+    titles = wiki_titles(ctx) if ctx.args.wiki_index else []
+    q = lambda t: urllib.parse.quote(t, safe="")
+    offsets = [f"/offsets/{q(t[:3])}?limit=20" for t in titles if len(t) >= 3]
+    pages = [f"/wiki/{q(t)}" for t in titles]
+    (ctx.tmp / "paths-offsets.txt").write_text("\n".join(offsets) + "\n")
+    (ctx.tmp / "paths-titles.txt").write_text("\n".join(pages) + "\n")
+    ctx.wiki_paths = {"offsets": offsets, "titles": pages}
+
+
+def rerender(out_dir: Path, results: Optional[str]) -> int:
+    """Rebuild rows from the raw runs (so summary rules apply anew) and write the Markdown."""
+    summary = json.loads((out_dir / "results.json").read_text())
+    runs = [RunResult(**json.loads(l)) for l in (out_dir / "runs.jsonl").read_text().splitlines() if l]
+    h = Harness.__new__(Harness)
+    h.contenders, h.memory = contenders(), summary["memory"]
+    h.rows = []
+    for d in summary["rows"]:
+        old = Row(**d)
+        mine = [r for r in runs if (r.section, r.load, r.server) == (old.section, old.load, old.server)]
+        if old.status == "ok" and mine:
+            derived = re.compile(r"^(\d+ run\(s\) failed|too little|⚠|median of)")
+            note = "; ".join(x for x in old.note.split("; ") if x and not derived.match(x))
+            h.rows.append(summarize(old.section, old.load, old.server, mine, note=note))
+        else:
+            h.rows.append(old)
+    titles = summary.get("titles") or {s: s for s in dict.fromkeys(r.section for r in h.rows)}
+    path = Path(results or BENCH / ("RESULTS-scaling.md" if summary["params"].get("scaling") else "RESULTS.md"))
+    write_report(path, summary["meta"], h, titles, summary["params"])
+    log(f"wrote {path} from {out_dir}")
+    return 0
 
 
 def raise_nofile() -> None:
@@ -1124,16 +1185,25 @@ def parse_args(argv=None):
     ap.add_argument("--conns", type=int, default=10000, help="idle connections for the memory test")
     ap.add_argument("--wiki-index", default=os.environ.get("PXCY_WIKI_INDEX"))
     ap.add_argument("--wiki-titles", default=os.environ.get("PXCY_WIKI_TITLES"),
-                    help="file with one article title per line for the /wiki/<title> load")
-    ap.add_argument("--results", default=str(BENCH / "RESULTS.md"))
+                    help="file with one article title per line (default: titles scanned from the dump "
+                         "named in the index's manifest.json)")
+    ap.add_argument("--wiki-demo", type=int, metavar="PAGES", default=0,
+                    help="generate and index a synthetic dump of PAGES pages (wikisearch gen/build) in the "
+                         "temp dir and run the wikisearch section on it")
+    ap.add_argument("--results", default=None,
+                    help="Markdown output (default bench/RESULTS.md; with --scaling bench/RESULTS-scaling.md)")
     ap.add_argument("--python", default=sys.executable, help="interpreter for the Python peers")
     ap.add_argument("--pxcy-python", default=os.environ.get("PXCY_PYTHON", sys.executable))
     ap.add_argument("--command", default=os.environ.get("BENCH_COMMAND"))
+    ap.add_argument("--report-from", metavar="OUTDIR",
+                    help="measure nothing: re-render the Markdown from OUTDIR/results.json (+ runs.jsonl)")
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.report_from:
+        return rerender(Path(args.report_from), args.results)
     only = {x.strip() for o in args.only for x in o.split(",") if x.strip()}
     q = args.quick
     runs = args.runs or 3
@@ -1145,6 +1215,7 @@ def main(argv=None) -> int:
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGINT, on_signal)     # explicit: a shell's `&` would leave SIGINT ignored
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     raise_nofile()
@@ -1154,14 +1225,27 @@ def main(argv=None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="pxcy-bench-"))
     os.chmod(tmp, 0o755)                          # nginx workers may run as another user
-    data_dir = tmp / "files"
-    data_dir.mkdir()
-    os.chmod(data_dir, 0o755)
-    ctx = Ctx(args, tmp, data_dir, out_dir, args.python, args.pxcy_python)
+    docroot = tmp / "www"
+    (docroot / "file").mkdir(parents=True)
+    for d in (docroot, docroot / "file"):
+        os.chmod(d, 0o755)
+    ctx = Ctx(args, tmp, docroot, out_dir, args.python, args.pxcy_python)
     rc = 0
     try:
         log(f"output: {out_dir}; temp: {tmp}")
         make_data_file(ctx)
+        if args.wiki_demo and shutil.which("wikisearch"):
+            wd = tmp / "wiki"
+            wd.mkdir()
+            log(f"wikisearch: generating and indexing a synthetic dump of {args.wiki_demo} pages")
+            for cmd in (["wikisearch", "gen", "--pages", str(args.wiki_demo), str(wd / "dump.xml")],
+                        ["wikisearch", "build", str(wd / "dump.xml"), "--index", str(wd / "index")]):
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+                if p.returncode:
+                    log(f"wikisearch: {' '.join(cmd[:2])} failed: {p.stderr.strip()[-300:]}")
+                    break
+            else:
+                args.wiki_index = str(wd / "index")
         make_wiki_paths(ctx)
         meta = machine_info(ctx, command)
         h = Harness(ctx, only)
@@ -1192,7 +1276,7 @@ def main(argv=None) -> int:
                 titles["workers2"] = t.title
                 h.run_table(t)
             if h.wants_section("wikisearch") and args.wiki_index and shutil.which("wikisearch"):
-                wl = [l for l in wiki_loads() if l.name != "wiki_page" or ctx.wiki_paths["titles"]]
+                wl = [l for l in wiki_loads() if ctx.wiki_paths[l.script_args[0][1:]]]
                 t = TableSpec("wikisearch", "wikisearch (pxcy), 1 worker pinned to core 0",
                               1, "0" if pinned else None, ClientSpec("1" if pinned else None),
                               wl, duration, runs, warmup)
@@ -1202,11 +1286,12 @@ def main(argv=None) -> int:
                 log("wikisearch section skipped (needs `wikisearch` on PATH and --wiki-index DIR)")
             if h.wants_section("memory"):
                 h.run_memory(args.conns, n_requests, warmup)
-        params = {"runs": runs, "duration": duration, "duration2": duration2, "warmup": warmup, "quick": q}
-        summary = {"meta": meta, "params": params, "rows": [dataclasses.asdict(r) for r in h.rows],
-                   "memory": h.memory}
+        params = {"runs": runs, "duration": duration, "duration2": duration2, "warmup": warmup, "quick": q,
+                  "scaling": args.scaling}
+        summary = {"meta": meta, "params": params, "titles": titles,
+                   "rows": [dataclasses.asdict(r) for r in h.rows], "memory": h.memory}
         (out_dir / "results.json").write_text(json.dumps(summary, indent=1))
-        results_path = Path(args.results)
+        results_path = Path(args.results or BENCH / ("RESULTS-scaling.md" if args.scaling else "RESULTS.md"))
         write_report(results_path, meta, h, titles, params)
         log(f"wrote {results_path} and {out_dir}/results.json")
     except KeyboardInterrupt as e:
