@@ -198,30 +198,37 @@ cdef class Protocol:
 
 # ----------------------------------------------------------------- Transport
 
+cdef inline int queue_item(Conn* c, const char* data, int fd, bint close_fd, uint64_t off,
+                           uint64_t n) noexcept nogil:
+    """Append an output item (memory: fd -1; file: fd, offset) for n bytes."""
+    cdef OutItem* it = <OutItem*>pxcy_heap_alloc(&c.th, sizeof(OutItem))
+    if it == NULL:
+        return -1
+    it.next = NULL
+    it.data = data
+    it.fd = fd
+    it.close_fd = close_fd
+    it.off = off
+    it.len = n
+    if c.out_tail != NULL:
+        c.out_tail.next = it
+    else:
+        c.out_head = it
+    c.out_tail = it
+    c.out_bytes += n
+    c.flags |= F_SENT
+    return 0
+
+
 cdef inline int queue_mem(Conn* c, const char* p, size_t n) noexcept nogil:
     """Queue n bytes at p; extends the last memory item when p continues it."""
     cdef OutItem* it = c.out_tail
     if it != NULL and it.fd < 0 and it.data + it.len == p:
         it.len += n
-    else:
-        it = <OutItem*>pxcy_heap_alloc(&c.th, sizeof(OutItem))
-        if it == NULL:
-            return -1
-        it.next = NULL
-        it.data = p
-        it.len = n
-        it.fd = -1
-        it.close_fd = 0
-        it.off = 0
-        if c.out_tail != NULL:
-            c.out_tail.next = it
-        else:
-            c.out_head = it
-        c.out_tail = it
-    c.out_bytes += n
-    c.flags |= F_SENT
-    return 0
-
+        c.out_bytes += n
+        c.flags |= F_SENT
+        return 0
+    return queue_item(c, p, -1, False, 0, n)
 
 
 @cython.final
@@ -267,7 +274,6 @@ cdef class Transport:
 
     cdef int sendfile(self, int fd, uint64_t offset, uint64_t count, bint close_after) noexcept nogil:
         cdef Conn* c = self.c
-        cdef OutItem* it
         cdef struct_stat st
         if count == <uint64_t>-1:
             if fstat(fd, &st) < 0:
@@ -277,23 +283,7 @@ cdef class Transport:
             if close_after:
                 c_close(fd)
             return 0
-        it = <OutItem*>pxcy_heap_alloc(&c.th, sizeof(OutItem))
-        if it == NULL:
-            return -1
-        it.next = NULL
-        it.data = NULL
-        it.fd = fd
-        it.close_fd = close_after
-        it.off = offset
-        it.len = count
-        if c.out_tail != NULL:
-            c.out_tail.next = it
-        else:
-            c.out_head = it
-        c.out_tail = it
-        c.out_bytes += count
-        c.flags |= F_SENT
-        return 0
+        return queue_item(c, NULL, fd, close_after, offset, count)
 
     cdef int sendfile_path(self, const char* path, uint64_t offset, uint64_t count) noexcept nogil:
         cdef int fd = c_open(path, O_RDONLY | O_CLOEXEC)

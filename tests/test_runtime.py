@@ -33,6 +33,17 @@ def serve():
         s.stop()
 
 
+def settled_stats(server, done):
+    """server.stats() once done(stats) holds: workers bump counters just after the
+    syscall that made a client's read return, so a read can race them."""
+    for _ in range(500):
+        st = server.stats()
+        if done(st):
+            break
+        threading.Event().wait(0.01)
+    return st
+
+
 def recv_exactly(sock, n):
     buf = bytearray()
     while len(buf) < n:
@@ -74,7 +85,7 @@ def test_echo_1000_connections_random_payloads(serve):
 
     results = asyncio.run(main())
     assert all(results)
-    st = server.stats()
+    st = settled_stats(server, lambda st: st["bytes_out"] == sum(sizes))
     assert st["accepted"] == 1000
     assert st["bytes_in"] == st["bytes_out"] == sum(sizes)
 
@@ -359,7 +370,7 @@ def test_stats_count_callbacks_and_bytes(serve):
     for _ in range(10):
         s.sendall(b"ping")
         assert recv_exactly(s, 4) == b"ping"
-    st = server.stats()
+    st = settled_stats(server, lambda st: st["bytes_out"] == 40)
     assert st["bytes_in"] == st["bytes_out"] == 40
     assert st["reads"] == 10 and st["connections"] == 1
     assert st["callbacks"] >= 20                    # data_received + send_complete
