@@ -150,3 +150,60 @@ cdef class Greeter(Protocol):
 
 cdef class WithObject(Protocol):
     cdef object forbidden
+
+
+# ---------------------------------------------------------------- reliability
+# (tests/test_reliability.py, bench/soak)
+
+cdef enum:
+    BIG_CHUNK = 256 * 1024
+
+cdef unsigned char BIG_PATTERN[BIG_CHUNK + 251]   # byte i of a response is i % 251
+
+
+def _init_pattern():
+    cdef int i
+    for i in range(BIG_CHUNK + 251):
+        BIG_PATTERN[i] = i % 251
+
+_init_pattern()
+
+
+cdef class BigResponse(Protocol):
+    """'N\\n' -> N bytes, byte i = i % 251, streamed from send_complete in 256 KiB
+    chunks (a response "in progress" for a while). One request at a time, not
+    pipelined: a pushed-back next request is only seen with the next read."""
+    cdef uint64_t left
+    cdef uint64_t pos
+
+    cdef int _more(self, Transport t) noexcept nogil:
+        cdef uint64_t k = self.left if self.left < BIG_CHUNK else BIG_CHUNK
+        if k == 0:
+            return 0
+        # BIG_PATTERN is global read-only data: queued without a copy
+        if t.send_nocopy(&BIG_PATTERN[self.pos % 251], k) < 0:
+            return -1
+        self.pos += k
+        self.left -= k
+        return 0
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef const char* nl
+        cdef long long v
+        if self.left:
+            return t.pushback(n)
+        nl = <const char*>memchr(data, b'\n', n)
+        if nl == NULL:
+            return t.pushback(n)
+        v = strtoll(data, NULL, 10)
+        if v <= 0:
+            return -1
+        self.left = <uint64_t>v
+        self.pos = 0
+        t.count_request()
+        if nl + 1 < data + n:
+            t.pushback(data + n - (nl + 1))
+        return self._more(t)
+
+    cdef int send_complete(self, Transport t) noexcept nogil:
+        return self._more(t)
