@@ -777,6 +777,9 @@ cdef class HttpProtocol(Protocol):
 
     cdef int not_found(self, Request req, Response res) noexcept nogil:
         if self.cfg.root != NULL:
+            if req.r.method_id != PX_METHOD_GET and req.r.method_id != PX_METHOD_HEAD:
+                res.header("Allow", "GET, HEAD")      # also OPTIONS *, before any path checks
+                return res.error(405)
             if req.normalized() < 0:
                 return res.error(400)
             return res.file(req.path.p, req.path.n)

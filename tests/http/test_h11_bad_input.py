@@ -138,6 +138,19 @@ def test_unsupported_method_on_static_file(server, method):
     assert get(server.port, "/hello.txt").status == 200
 
 
+def test_options_asterisk_on_static_server(server):
+    # OPTIONS * asks about the server; a static server allows GET and HEAD only
+    with Conn(server.port) as c:
+        r = c.request("OPTIONS", "*")
+        if server.name == "pxcy":
+            assert r.status == 405
+            assert {m.strip() for m in r.get("Allow").split(",")} == {"GET", "HEAD"}
+            assert c.request("GET", "/hello.txt").status == 200    # the connection goes on
+        else:
+            assert r.status in (200, 400, 405, 501)                # nginx: 400 and close
+    assert get(server.port, "/hello.txt").status == 200
+
+
 def test_lowercase_method_is_a_distinct_token(server):
     # methods are case-sensitive tokens (RFC 9110 9.1): "get" is not GET. pxcy: an
     # unknown method (405); nginx refuses anything but upper case (400).
