@@ -16,7 +16,11 @@ from pxcy.runtime cimport Transport
 from pxcy.protocols.http11 cimport HttpProtocol, Request, Response, Handler, Slice
 from wikisearch.datrie_c cimport Trie, trie_new_from_file, trie_free
 from wikisearch.lookup cimport (PrefixHit, PrefixScratch, prefix_search, lookup_title,
-                                prefix_scratch_new, PREFIX_TRUNCATED)
+                                prefix_scratch_new, prefix_scratch_free, PREFIX_TRUNCATED)
+
+cdef extern from "pxcy/includes/atomics.h" nogil:
+    uint64_t pxcy_load_u64(uint64_t* p)          # relaxed: counters read by other threads
+    void pxcy_stat_add(uint64_t* p, uint64_t v)
 
 cdef extern from "<fcntl.h>" nogil:
     int open(const char* path, int flags)
@@ -54,6 +58,7 @@ cdef WorkerState** STATES = NULL
 def load(index, page_html, int workers):
     """Install `index` (wikisearch.index.WikiIndex) as the data every worker reads."""
     global TRIE, OFFSETS, ENDS, DUMP_FD, DUMP_SIZE, PAGES, WORKERS, PAGE_HTML, PAGE_HTML_N, STATES
+    cdef int i
     unload()
     path = index.trie_path.encode()
     TRIE = trie_new_from_file(path)
@@ -73,7 +78,21 @@ def load(index, page_html, int workers):
     PAGE_HTML = <char*>malloc(len(html) + 1)
     memcpy(PAGE_HTML, <char*>html, len(html))
     PAGE_HTML_N = len(html)
+    # per-worker search state, made here (not lazily by the workers) so that no
+    # pointer is published across threads while serving
     STATES = <WorkerState**>calloc(MAX_WORKERS, sizeof(WorkerState*))
+    if STATES == NULL:
+        unload()
+        raise MemoryError()
+    for i in range(min(workers, MAX_WORKERS)):
+        STATES[i] = <WorkerState*>calloc(1, sizeof(WorkerState))
+        if STATES[i] == NULL:
+            unload()
+            raise MemoryError()
+        STATES[i].scratch = prefix_scratch_new(TRIE)
+        if STATES[i].scratch == NULL:
+            unload()
+            raise MemoryError()
 
 
 def unload():
@@ -83,7 +102,9 @@ def unload():
     if STATES != NULL:
         for i in range(MAX_WORKERS):
             if STATES[i] != NULL:
-                free(STATES[i])      # the PrefixScratch is small; freed with the process
+                if STATES[i].scratch != NULL:
+                    prefix_scratch_free(STATES[i].scratch)
+                free(STATES[i])
         free(STATES)
         STATES = NULL
     if TRIE != NULL:
@@ -102,26 +123,19 @@ def requests_served():
     if STATES != NULL:
         for i in range(MAX_WORKERS):
             if STATES[i] != NULL:
-                n += STATES[i].requests
+                n += pxcy_load_u64(&STATES[i].requests)
     return n
 
 
 cdef WorkerState* worker_state(Transport t) noexcept nogil:
+    """This worker's search state (made by load()); counts the request."""
     cdef int w = t.worker_id()
     cdef WorkerState* st
     if STATES == NULL or w < 0 or w >= MAX_WORKERS:
         return NULL
     st = STATES[w]
-    if st == NULL:
-        st = <WorkerState*>calloc(1, sizeof(WorkerState))
-        if st == NULL:
-            return NULL
-        st.scratch = prefix_scratch_new(TRIE)
-        if st.scratch == NULL:
-            free(st)
-            return NULL
-        STATES[w] = st
-    st.requests += 1
+    if st != NULL:
+        pxcy_stat_add(&st.requests, 1)
     return st
 
 
@@ -210,7 +224,7 @@ cdef class WikiSearch(HttpProtocol):
         worker_state(<Transport>req.t)
         for i in range(WORKERS if WORKERS < MAX_WORKERS else MAX_WORKERS):
             if STATES[i] != NULL:
-                served += STATES[i].requests
+                served += pxcy_load_u64(&STATES[i].requests)
         res.json_start(256)
         res.j_begin_object()
         res.j_key("pages", 5)
