@@ -25,15 +25,20 @@ if [ ! -f "$STAMP" ] || [ tools/setup.sh -nt "$STAMP" ]; then
     touch "$STAMP"
 fi
 
-# (Re)build the extensions in place: cheap when nothing changed.
-if ! $PY -c "import pxcy.runtime" 2>/dev/null || [ ! -f .stamp-editable ]; then
-    $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
-    touch .stamp-editable
-fi
+# Editable installs of this checkout (redone when the installed pxcy / wikisearch
+# live elsewhere, e.g. another clone), then the extensions rebuilt in place: cheap
+# when nothing changed.
+here=$(pwd -P)
+installed_from() { $PY -c "import os, $1; print(os.path.realpath($1.__file__))" 2>/dev/null; }
+case "$(installed_from pxcy)" in
+    "$here"/pxcy/*) ;;
+    *) $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e . ;;
+esac
 $PY setup.py -q build_ext --inplace >/dev/null
 if [ -f examples/wikisearch/setup.py ]; then
-    if ! $PY -c "import wikisearch" 2>/dev/null; then
-        $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e examples/wikisearch
-    fi
+    case "$(installed_from wikisearch)" in
+        "$here"/examples/wikisearch/*) ;;
+        *) $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e examples/wikisearch ;;
+    esac
     (cd examples/wikisearch && $PY setup.py -q build_ext --inplace >/dev/null)
 fi
