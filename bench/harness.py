@@ -1026,6 +1026,61 @@ def md_escape(s: str, n: int = 160) -> str:
     return s if len(s) <= n else s[:n - 1] + "…"
 
 
+def targets_md(rows: list, memory: list) -> list:
+    """The issue's targets, checked against the pinned 1-worker table (and memory)."""
+    def row(load, server):
+        return next((r for r in rows if r.section == "pinned" and r.load == load and r.server == server
+                     and r.status == "ok"), None)
+
+    def cpu(load, server):
+        r = row(load, server)
+        return r.cpu_per_100k if r and r.cpu_per_100k > 0 else None
+
+    def rps(load, server):
+        r = row(load, server)
+        return r.rps if r else None
+
+    L = []
+
+    def check(what, a, b, ok, fmt):
+        if a is None or b is None:
+            L.append(f"| {what} | not measured in this run | — |")
+        else:
+            L.append(f"| {what} | {fmt(a, b)} | {'yes' if ok(a, b) else '**no**'} |")
+
+    def ratio(a, b):
+        return f"pxcy {a:.3f} vs {b:.3f} s/100k ({a / b:.2f}×)"
+
+    check("`/plaintext`: CPU per request ≤ nginx's", cpu("plaintext", "pxcy"), cpu("plaintext", "nginx"),
+          lambda a, b: a <= b, ratio)
+    check("`/plaintext`: within 10% of the floor", cpu("plaintext", "pxcy"), cpu("plaintext", "floor"),
+          lambda a, b: a <= 1.10 * b, ratio)
+    pl = next((r.load for r in rows if r.load.startswith("pipeline")), "pipeline16")
+    check(f"{pl}: ≥ 5× nginx's req/s", rps(pl, "pxcy"), rps(pl, "nginx"), lambda a, b: a >= 5 * b,
+          lambda a, b: f"{a / 1e3:,.1f}k vs {b / 1e3:,.1f}k req/s ({a / b:.1f}×)")
+    check(f"{pl}: ≥ 60% of the floor's req/s", rps(pl, "pxcy"), rps(pl, "floor"), lambda a, b: a >= 0.6 * b,
+          lambda a, b: f"{a / 1e3:,.1f}k vs {b / 1e3:,.1f}k req/s ({100 * a / b:.0f}%)")
+    for load in ("range16k", "range256k"):
+        check(f"{load}: CPU per request ≤ nginx's", cpu(load, "pxcy"), cpu(load, "nginx"),
+              lambda a, b: a <= b, ratio)
+    check("`/json` within 10% of `/plaintext` (pxcy)", cpu("json", "pxcy"), cpu("plaintext", "pxcy"),
+          lambda a, b: a <= 1.10 * b, lambda a, b: f"{a:.3f} vs {b:.3f} s/100k")
+    check("echo: CPU per message ≤ uvloop's", cpu("echo", "pxcy"), cpu("echo", "uvloop"),
+          lambda a, b: a <= b, ratio)
+    idle = {m["server"]: m for m in memory if m.get("test") == "idle_conns" and m.get("status") in ("ok", "partial")}
+    a, b = (idle.get("pxcy") or {}).get("bytes_per_conn"), (idle.get("nginx") or {}).get("bytes_per_conn")
+    check("idle keep-alive connection memory ≤ nginx's", a, b, lambda a, b: a <= b,
+          lambda a, b: f"{a:.0f} vs {b:.0f} B per connection")
+    grow = next((m for m in memory if m.get("server") == "pxcy" and m.get("test") != "idle_conns"
+                 and m.get("status") in ("ok", "partial")), None)
+    if grow:
+        check("no RSS growth over the requests", grow["delta"], grow["requests"], lambda d, n: d <= 0,
+              lambda d, n: f"{d / 2**10:+.0f} KiB over {n:,} requests")
+    if not L:
+        return []
+    return ["| target | measured (1 worker, pinned) | met |", "|---|---|---|"] + L
+
+
 def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict) -> None:
     px_rows = [r for r in h.rows if r.server == "pxcy"]
     px_missing = (not px_rows and any(c.name == "pxcy" for c in h.contenders)) or \
@@ -1090,6 +1145,16 @@ def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict)
                          f"{m['delta'] / 2**10:+.0f} KiB | RSS samples: "
                          + ", ".join(f"{s[1] / 2**20:.1f}" for s in m["samples"][:12]) + " MiB |")
         L.append("")
+    targets = [] if params.get("scaling") else targets_md(h.rows, h.memory)
+    if targets:
+        L += ["## Targets (issue #6)", "",
+              "Checked against the pinned 1-worker table and the memory figures above; a target "
+              "within the run-to-run spread (± column) is met within noise. Where pxcy's CPU per request "
+              "goes: docs/benchmarks.md (Profile). Multi-core scaling: bench/RESULTS-scaling.md.", ""] + targets + [""]
+    wiki = BENCH / "WIKISEARCH.md"
+    if not params.get("scaling") and wiki.exists():
+        L += ["", "<!-- appended from bench/WIKISEARCH.md (written by bench/wikisearch.py) -->", "",
+              wiki.read_text().strip(), ""]
     path.write_text("\n".join(L))
 
 
