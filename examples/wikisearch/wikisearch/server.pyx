@@ -162,6 +162,7 @@ cdef class WikiSearch(HttpProtocol):
             self.route(b"/stats", <Handler>WikiSearch.stats)
 
     cdef int page(self, Request req, Response res) noexcept nogil:
+        worker_state(<Transport>req.t)
         res.header("Cache-Control", "no-cache")
         return res.send(200, "text/html; charset=utf-8", PAGE_HTML, PAGE_HTML_N)
 
