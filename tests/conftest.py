@@ -4,6 +4,8 @@ import sys
 
 import pytest
 
+import pxcy
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPPORT = os.path.join(ROOT, "tests", "support")
 
@@ -28,3 +30,18 @@ def protos():
         sys.path.insert(0, SUPPORT)
     import protos as mod
     return mod
+
+
+@pytest.fixture
+def serve():
+    """Start pxcy servers (127.0.0.1, a free port) with custom options; stopped at teardown."""
+    started = []
+
+    def start(protocol, workers=2, **options):
+        s = pxcy.Server(protocol, "127.0.0.1", 0, workers=workers, **options).start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()

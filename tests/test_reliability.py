@@ -22,9 +22,8 @@ import time
 
 import pytest
 
-import pxcy
-from pxcy.protocols.echo import Echo
 from pxcy.protocols.lines import Lines
+from netutil import recv_exactly
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPPORT = os.path.join(ROOT, "tests", "support")
@@ -65,16 +64,6 @@ def proc_fds(pid):
 
 def proc_threads(pid):
     return len(os.listdir(f"/proc/{pid}/task"))
-
-
-def recv_exactly(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(min(1 << 20, n - len(buf)))
-        if not chunk:
-            break
-        buf += chunk
-    return bytes(buf)
 
 
 def recv_all(sock, limit):
@@ -154,20 +143,6 @@ def child():
     yield start
     for c in started:
         c.stop()
-
-
-@pytest.fixture
-def serve():
-    started = []
-
-    def start(protocol, workers=2, **options):
-        s = pxcy.Server(protocol, "127.0.0.1", 0, workers=workers, **options).start()
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.stop()
 
 
 # -------------------------------------------------------- resource exhaustion

@@ -13,45 +13,11 @@ import pytest
 import pxcy
 from pxcy.protocols.echo import Echo
 from pxcy.protocols.lines import Lines
+from netutil import recv_exactly, settled_stats
 
 
 def threads():
     return len(os.listdir("/proc/self/task"))
-
-
-@pytest.fixture
-def serve():
-    started = []
-
-    def start(protocol, workers=2, **options):
-        s = pxcy.Server(protocol, "127.0.0.1", 0, workers=workers, **options).start()
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.stop()
-
-
-def settled_stats(server, done):
-    """server.stats() once done(stats) holds: workers bump counters just after the
-    syscall that made a client's read return, so a read can race them."""
-    for _ in range(500):
-        st = server.stats()
-        if done(st):
-            break
-        threading.Event().wait(0.01)
-    return st
-
-
-def recv_exactly(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(min(1 << 20, n - len(buf)))
-        if not chunk:
-            break
-        buf += chunk
-    return bytes(buf)
 
 
 def test_echo_1000_connections_random_payloads(serve):

@@ -206,16 +206,3 @@ def hello_server():
     s.stop()
 
 
-@pytest.fixture
-def serve():
-    """Start pxcy servers with custom options; stopped at teardown."""
-    started = []
-
-    def start(protocol, workers=2, **options):
-        s = pxcy.Server(protocol, "127.0.0.1", 0, workers=workers, **options).start()
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.stop()
