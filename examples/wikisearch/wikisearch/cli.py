@@ -65,18 +65,9 @@ def cmd_demo(args):
     return demo(args.dir, args.pages, args.seed, args.host, args.port, args.workers)
 
 
-def _port(s):
-    v = _int(s)
-    if not 0 <= v <= 65535:
-        raise argparse.ArgumentTypeError("port out of range: %r" % s)
-    return v
-
-
-def _server_args(p, port=8080):
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=port, help="TCP port (default %d; 0 picks one)" % port)
-    p.add_argument("--workers", type=_positive_int, default=None,
-                   help="worker threads (default: number of CPUs)")
+def _server_args(p):
+    from pxcy.cli import add_server_args     # --host/--port/--workers, as `pxcy run`
+    add_server_args(p)
 
 
 def make_parser():
