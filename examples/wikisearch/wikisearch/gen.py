@@ -12,11 +12,10 @@ on any error (or Ctrl-C) the temp file is removed.
 """
 import hashlib
 import math
-import os
 import random
-import tempfile
 import time
 
+from .atomic import atomic_file
 from .progress import Progress
 
 DEFAULT_PAGES = 100_000
@@ -393,34 +392,16 @@ def generate(out_path, pages=DEFAULT_PAGES, seed=DEFAULT_SEED, progress=None):
     """Write the dump to out_path atomically. Returns the number of bytes written."""
     if pages < 1:
         raise ValueError("--pages must be >= 1")
-    out_path = os.path.abspath(out_path)
-    d = os.path.dirname(out_path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out_path) + ".", suffix=".tmp", dir=d)
     written = 0
     bar = Progress("generating", total=pages, unit="pages", enabled=progress)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-            fd = -1
+        with atomic_file(out_path, buffering=1 << 20) as f:
             for n, chunk in enumerate(iter_pages(pages, seed)):
                 f.write(chunk)
                 written += len(chunk)
                 if n & 255 == 0:
                     bar.update(n)
             bar.update(pages, force=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     finally:
         bar.close()
     return written

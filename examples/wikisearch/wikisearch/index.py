@@ -37,6 +37,7 @@ import numpy as np
 
 from .errors import DumpChangedError, DumpFormatError, IndexFormatError, TruncatedDumpError
 from .errors import WikisearchError
+from .atomic import atomic_file
 from .progress import Progress
 
 FORMAT = "wikisearch-index"
@@ -304,15 +305,9 @@ def decompress_bz2(src, progress=None):
             return dst, False
     except FileNotFoundError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dst) + ".", suffix=".tmp",
-                               dir=os.path.dirname(os.path.abspath(dst)))
     bar = Progress("decompressing", total=src_st.st_size, enabled=progress)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with open(src, "rb") as raw, bz2.BZ2File(raw) as fi, os.fdopen(fd, "wb") as fo:
-            fd = -1
+        with open(src, "rb") as raw, bz2.BZ2File(raw) as fi, atomic_file(dst) as fo:
             try:
                 while True:
                     data = fi.read(4 << 20)
@@ -322,17 +317,6 @@ def decompress_bz2(src, progress=None):
                     bar.update(raw.tell())
             except (OSError, EOFError) as e:
                 raise DumpFormatError("%s: corrupt or truncated bzip2 data (%s)" % (src, e)) from None
-            fo.flush()
-            os.fsync(fo.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     finally:
         bar.close()
     return dst, True
