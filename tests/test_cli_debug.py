@@ -1,5 +1,6 @@
 """The pxcy command (run), debug mode and the in-process Harness."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -146,6 +147,8 @@ def test_debug_mode_catches_transient_pointer_kept_past_callback(protos, cls, me
     assert "NOT CAUGHT" not in r.stdout
     assert message in r.stderr
     assert "pxcy debug:" in r.stderr and "backtrace" in r.stderr
+    if shutil.which("addr2line"):          # frames resolved to functions and source lines
+        assert "runtime_worker_main in " in r.stderr, r.stderr   # (.pyx lines in a debug build)
     if cls == "StaleSend":                  # names the file and line of the check
         assert "runtime." in r.stderr.split("pxcy debug: ")[1].split(":")[0]
 

@@ -14,6 +14,10 @@
 #ifndef PXCY_DEBUG_H
 #define PXCY_DEBUG_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
 #include <execinfo.h>
 #include <pthread.h>
 #include <signal.h>
@@ -52,12 +56,43 @@ PXCY_UNUSED static void pxcy__write(const char *s) {
     (void)r;
 }
 
+/* Each frame as MODULE(+OFFSET), then (unless PXCY_DEBUG_SYMBOLIZE=0) resolved to
+ * function and file:line by addr2line: a .pyx line for modules built with
+ * PXCY_DEBUG_BUILD=1 / `pxcy build --debug` (-g and Cython #line directives). We are
+ * about to abort, so spawning a process here is acceptable. */
 PXCY_UNUSED static void pxcy__backtrace(void) {
     void *frames[48];
     int n = backtrace(frames, 48);
-    pxcy__write("pxcy debug: backtrace (resolve with: addr2line -f -e MODULE.so OFFSET; "
-                "build with PXCY_DEBUG_BUILD=1 for .pyx file:line):\n");
+    pxcy__write("pxcy debug: backtrace:\n");
     backtrace_symbols_fd(frames, n, 2);
+    const char *sym = getenv("PXCY_DEBUG_SYMBOLIZE");
+    if (sym && strcmp(sym, "0") == 0) return;
+    pxcy__write("pxcy debug: source lines (addr2line):\n");
+    for (int i = 1; i < n; i++) {
+        Dl_info info;
+        if (!dladdr(frames[i], &info) || !info.dli_fname || !info.dli_fbase) continue;
+        if (!strstr(info.dli_fname, ".so")) continue;            /* the interpreter itself */
+        char cmd[1400];
+        snprintf(cmd, sizeof cmd, "addr2line -f -i -C -e '%s' 0x%lx 2>/dev/null",
+                 info.dli_fname,
+                 (unsigned long)((char *)frames[i] - (char *)info.dli_fbase - 1));
+        FILE *p = popen(cmd, "r");
+        if (!p) return;
+        char line[512];
+        int k = 0;
+        char fn[512] = "";
+        while (fgets(line, sizeof line, p)) {
+            if (k++ % 2 == 0) {                                  /* function name */
+                snprintf(fn, sizeof fn, "%s", line);
+                fn[strcspn(fn, "\n")] = 0;
+            } else if (strncmp(line, "??", 2) != 0) {
+                char out[1100];
+                snprintf(out, sizeof out, "  %s in %s", fn, line);
+                pxcy__write(out);
+            }
+        }
+        pclose(p);
+    }
 }
 
 __attribute__((noreturn, format(printf, 3, 4))) PXCY_UNUSED

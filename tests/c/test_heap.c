@@ -1,3 +1,4 @@
+#define _GNU_SOURCE  /* dladdr in debug.h */
 /* Unit tests of pxcy/includes/heap.h: allocation, alignment, rollback, persistence,
  * limits, poisoning and quarantine in debug mode. Exit status 0 when all pass. */
 #include <setjmp.h>
