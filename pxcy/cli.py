@@ -77,8 +77,8 @@ def serve(protocol, args, what=""):
     try:
         server = Server(protocol, args.host, args.port, workers=args.workers)
         server.start()
-    except TypeError as e:
-        raise CliError(str(e))
+    except (TypeError, ValueError, RuntimeError) as e:    # refused protocol, prepare() failed
+        raise CliError(str(e).splitlines()[0] if str(e) else type(e).__name__)
     except OSError as e:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}")
     host = f"[{args.host}]" if ":" in args.host else args.host

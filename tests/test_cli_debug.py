@@ -67,6 +67,13 @@ def test_bad_arguments_one_line_exit_2(args, message):
     assert "Traceback" not in r.stderr
 
 
+def test_refused_protocol_one_line_exit_2(protos):
+    r = subprocess.run([sys.executable, "-m", "pxcy", "run", "protos:WithObject"], capture_output=True,
+                       text=True, timeout=60, cwd=SUPPORT)
+    assert r.returncode == 2
+    assert "only C-typed fields" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_port_in_use_one_line_exit_2():
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
