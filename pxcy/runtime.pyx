@@ -13,11 +13,10 @@ heap is rolled back once the queue is empty.
 """
 cimport cython
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
-from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.errno cimport errno, EAGAIN, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EPROTO, EPERM
-from libc.stdint cimport uint32_t, uint64_t, int64_t, uintptr_t
+from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport malloc, free, calloc, realloc
-from libc.string cimport memcpy, memset, strlen
+from libc.string cimport memcpy, memset
 from posix.unistd cimport close as c_close, read as c_read, write as c_write, pread
 from posix.fcntl cimport open as c_open, O_RDONLY, O_CLOEXEC
 
@@ -46,7 +45,7 @@ cdef extern from "<sys/epoll.h>" nogil:
         epoll_data_t data
     enum:
         EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLET, EPOLLEXCLUSIVE
-        EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_CLOEXEC
+        EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CLOEXEC
     int epoll_create1(int flags)
     int epoll_ctl(int epfd, int op, int fd, epoll_event* ev)
     int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout)
@@ -76,7 +75,7 @@ cdef extern from "<sys/socket.h>" nogil:
         size_t msg_controllen
         int msg_flags
     enum:
-        SOCK_NONBLOCK, SOCK_CLOEXEC, SHUT_WR, MSG_MORE, MSG_NOSIGNAL, SOL_SOCKET, SO_LINGER
+        SOCK_NONBLOCK, SOCK_CLOEXEC, SHUT_WR, MSG_MORE, MSG_NOSIGNAL
         AF_INET, AF_INET6
     int accept4(int fd, sockaddr* addr, socklen_t* len, int flags)
     int shutdown(int fd, int how)
