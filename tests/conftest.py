@@ -1,6 +1,4 @@
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -10,26 +8,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPPORT = os.path.join(ROOT, "tests", "support")
 
 
-def _stale(target, sources):
-    if not os.path.exists(target):
-        return True
-    t = os.path.getmtime(target)
-    return any(os.path.getmtime(s) > t for s in sources)
-
-
 @pytest.fixture(scope="session")
 def protos():
     """tests/support/protos.pyx compiled against pxcy (rebuilt when sources change)."""
-    import glob
-    so = glob.glob(os.path.join(SUPPORT, "protos*.so"))
-    deps = [os.path.join(SUPPORT, "protos.pyx"), os.path.join(ROOT, "pxcy", "runtime.pxd")]
-    if not so or _stale(so[0], deps):
-        subprocess.run([sys.executable, os.path.join(SUPPORT, "build.py")], check=True,
-                       capture_output=True)
-    if SUPPORT not in sys.path:
-        sys.path.insert(0, SUPPORT)
-    import protos as mod
-    return mod
+    from buildutil import import_built
+    return import_built("protos", SUPPORT, [os.path.join(ROOT, "pxcy", "runtime.pxd")])
 
 
 @pytest.fixture

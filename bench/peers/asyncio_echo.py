@@ -7,9 +7,10 @@ data_received() writes back exactly what it got (one write per callback).
 """
 import argparse
 import asyncio
-import os
 import socket
 import sys
+
+from workers import run_workers  # noqa: E402 (bench/peers is the script's folder)
 
 
 class Echo(asyncio.Protocol):
@@ -50,20 +51,7 @@ def main():
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     print(f"{args.loop} echo listening on {args.host}:{args.port} workers={args.workers}", flush=True)
-    if args.workers == 1:
-        serve(args)
-        return
-    pids = []
-    for _ in range(args.workers):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                serve(args)
-            finally:
-                os._exit(0)
-        pids.append(pid)
-    for pid in pids:
-        os.waitpid(pid, 0)
+    run_workers(serve, args)
 
 
 if __name__ == "__main__":

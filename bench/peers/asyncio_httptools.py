@@ -18,6 +18,8 @@ import asyncio
 import os
 import socket
 import sys
+
+from workers import run_workers  # noqa: E402 (bench/peers is the script's folder)
 import time
 from email.utils import formatdate
 
@@ -206,20 +208,7 @@ def main():
     global SERVER_NAME
     SERVER_NAME = b"%s-httptools" % args.loop.encode()
     print(f"{args.loop}+httptools listening on http://{args.host}:{args.port} workers={args.workers}", flush=True)
-    if args.workers == 1:
-        serve(args)
-        return
-    pids = []
-    for _ in range(args.workers):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                serve(args)
-            finally:
-                os._exit(0)
-        pids.append(pid)
-    for pid in pids:
-        os.waitpid(pid, 0)
+    run_workers(serve, args)
 
 
 SERVER_NAME = b"asyncio-httptools"

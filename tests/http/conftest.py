@@ -4,14 +4,12 @@ installed, plus pxcy apps with routes (tests/http/apps.pyx, built here in place)
 
 `server` is parametrized over both (ids `pxcy`, `nginx`): the same test checks
 pxcy against a reference implementation. nginx cases skip when nginx is absent."""
-import glob
 import hashlib
 import os
 import random
 import shutil
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -38,26 +36,13 @@ class Served:
         return f"<{self.name} on {self.port}>"
 
 
-def _stale(target, sources):
-    if not os.path.exists(target):
-        return True
-    t = os.path.getmtime(target)
-    return any(os.path.getmtime(s) > t for s in sources)
-
-
 @pytest.fixture(scope="session")
 def apps():
     """tests/http/apps.pyx compiled against pxcy (rebuilt when its sources change)."""
-    so = glob.glob(os.path.join(HERE, "apps*.so"))
-    deps = [os.path.join(HERE, "apps.pyx"), os.path.join(pxcy.get_include(), "pxcy", "protocols", "http11.pxd"),
-            os.path.join(pxcy.get_include(), "pxcy", "runtime.pxd")]
-    if not so or _stale(so[0], deps):
-        p = subprocess.run([sys.executable, os.path.join(HERE, "build.py")], capture_output=True, text=True)
-        assert p.returncode == 0, p.stdout + p.stderr
-    if HERE not in sys.path:
-        sys.path.insert(0, HERE)
-    import apps as mod
-    return mod
+    from buildutil import import_built
+    inc = os.path.join(pxcy.get_include(), "pxcy")
+    return import_built("apps", HERE, [os.path.join(inc, "protocols", "http11.pxd"),
+                                       os.path.join(inc, "runtime.pxd")])
 
 
 @pytest.fixture(scope="session")
