@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""The per-connection block allocator (C in includes/heap.h).
+"""The per-connection block allocator (C in includes/heap.h). Private to the runtime.
 
 Transient heap: bump allocation with snapshot/rollback; the runtime rolls it back
 once what a callback sent has been written. Persistent heap: size-class free lists
@@ -11,8 +11,11 @@ from libc.stdint cimport uint64_t
 cdef extern from "pxcy/includes/heap.h" nogil:
     enum: PXCY_ALIGN
 
+    enum: PXCY_MAX_ALLOC
+
     ctypedef struct pxcy_block:
         pxcy_block* prev
+        pxcy_block* next
         size_t cap
         size_t used
 
@@ -25,9 +28,11 @@ cdef extern from "pxcy/includes/heap.h" nogil:
 
     ctypedef struct pxcy_heap:
         pxcy_block* top
+        pxcy_block* bottom
         pxcy_pool* pool
         size_t bytes
         size_t limit
+        size_t* peak
 
     ctypedef struct pxcy_snapshot:
         pxcy_block* top
@@ -40,6 +45,9 @@ cdef extern from "pxcy/includes/heap.h" nogil:
 
     void pxcy_pool_init(pxcy_pool* p, size_t block_size, size_t max_free)
     void pxcy_pool_clear(pxcy_pool* p)
+    pxcy_block* pxcy_pool_get(pxcy_pool* p, size_t need)
+    void pxcy_pool_put(pxcy_pool* p, pxcy_block* b)
+    char* PXCY_PAYLOAD(pxcy_block* b)
 
     void pxcy_heap_init(pxcy_heap* h, pxcy_pool* pool, size_t limit)
     void* pxcy_heap_alloc(pxcy_heap* h, size_t n)
@@ -49,6 +57,9 @@ cdef extern from "pxcy/includes/heap.h" nogil:
     pxcy_snapshot pxcy_heap_snapshot(const pxcy_heap* h)
     void pxcy_heap_rollback(pxcy_heap* h, pxcy_snapshot s)
     void pxcy_heap_reset(pxcy_heap* h)
+    size_t pxcy_heap_room(const pxcy_heap* h)
+    void pxcy_heap_release_below(pxcy_heap* h, const pxcy_block* mark)
+    pxcy_block* pxcy_heap_top(const pxcy_heap* h)
     int pxcy_heap_owns(const pxcy_heap* h, const void* p)
 
     void pxcy_pheap_init(pxcy_pheap* h, pxcy_pool* pool, size_t limit)

@@ -9,6 +9,15 @@
  * pool: one per worker thread, never shared, so no locks. Standard-size blocks are
  *   recycled through a bounded free list; larger ones go back to the system.
  *
+ * FIFO release: a transient heap is also a queue of blocks (oldest at `bottom`).
+ *   The runtime marks where each callback's allocations end and, once the output
+ *   that refers to them is written, releases the blocks below the mark
+ *   (pxcy_heap_release_below) while newer callbacks' blocks stay: memory is
+ *   reclaimed as output drains, not only when the whole queue is empty.
+ *
+ * Sizes: every request is checked against PXCY_MAX_ALLOC before rounding, and
+ *   limits are compared without `a + b` overflow, so a huge n fails cleanly.
+ *
  * Debug mode (pxcy_debug_enabled, from PXCY_DEBUG=1 or a PXCY_DEBUG_BUILD build):
  * blocks are mmap'd; rolled-back blocks are poisoned (0xDB) and made inaccessible
  * (PROT_NONE) in a quarantine ring, partial rollbacks are poisoned, and pointers
@@ -27,10 +36,14 @@
 
 #define PXCY_ALIGN 16
 #define PXCY_ROUND(n) (((n) + (PXCY_ALIGN - 1)) & ~(size_t)(PXCY_ALIGN - 1))
+/* Largest single request: PXCY_ROUND and header arithmetic cannot wrap below it. */
+#define PXCY_MAX_ALLOC (((size_t)1 << (sizeof(size_t) * 8 - 2)))
+#define PXCY_BIG_CACHE 4   /* oversized free blocks a pool keeps for reuse */
 #define PXCY_BLOCK_MAGIC 0x70786379626c6bULL /* "pxcyblk" */
 
 typedef struct pxcy_block {
     struct pxcy_block *prev;  /* next older block of the same heap / next free block */
+    struct pxcy_block *next;  /* next newer block of the same heap */
     size_t cap;               /* payload bytes */
     size_t used;              /* payload bytes handed out */
     uint64_t magic;
@@ -47,6 +60,7 @@ typedef struct pxcy_pool {
     size_t block_size;    /* payload bytes of a standard block */
     size_t live_blocks;   /* blocks handed out (stats) */
     size_t live_bytes;
+    pxcy_block *big[PXCY_BIG_CACHE]; /* oversized blocks kept for reuse (large sends, input) */
 } pxcy_pool;
 
 static inline void pxcy_pool_init(pxcy_pool *p, size_t block_size, size_t max_free) {
@@ -56,6 +70,7 @@ static inline void pxcy_pool_init(pxcy_pool *p, size_t block_size, size_t max_fr
     p->block_size = PXCY_ROUND(block_size);
     p->live_blocks = 0;
     p->live_bytes = 0;
+    for (int i = 0; i < PXCY_BIG_CACHE; i++) p->big[i] = NULL;
 }
 
 static inline pxcy_block *pxcy__block_new(size_t cap) {
@@ -74,7 +89,7 @@ static inline pxcy_block *pxcy__block_new(size_t cap) {
     }
     b->cap = cap;
     b->used = 0;
-    b->prev = NULL;
+    b->prev = b->next = NULL;
     b->magic = PXCY_BLOCK_MAGIC;
     b->owner = NULL;
     return b;
@@ -90,16 +105,26 @@ static inline void pxcy__block_destroy(pxcy_block *b) {
 
 /* A block with at least `need` payload bytes. */
 static inline pxcy_block *pxcy_pool_get(pxcy_pool *p, size_t need) {
-    pxcy_block *b;
-    if (need <= p->block_size && p->free) {
-        b = p->free;
-        p->free = b->prev;
-        p->nfree--;
+    pxcy_block *b = NULL;
+    if (PXCY_UNLIKELY(need > PXCY_MAX_ALLOC)) return NULL;
+    if (need <= p->block_size) {
+        if (p->free) {
+            b = p->free;
+            p->free = b->prev;
+            p->nfree--;
+        }
     } else {
+        /* an oversized block kept from earlier: no malloc for steady large sends */
+        for (int i = 0; i < PXCY_BIG_CACHE; i++) {
+            pxcy_block *k = p->big[i];
+            if (k && k->cap >= need && k->cap / 2 <= need) { b = k; p->big[i] = NULL; break; }
+        }
+    }
+    if (!b) {
         b = pxcy__block_new(need <= p->block_size ? p->block_size : PXCY_ROUND(need));
         if (!b) return NULL;
     }
-    b->prev = NULL;
+    b->prev = b->next = NULL;
     b->used = 0;
     p->live_blocks++;
     p->live_bytes += b->cap;
@@ -110,13 +135,30 @@ static inline void pxcy_pool_put(pxcy_pool *p, pxcy_block *b) {
     p->live_blocks--;
     p->live_bytes -= b->cap;
     b->owner = NULL;
-    if (b->cap == p->block_size && p->nfree < p->max_free && !pxcy_debug_enabled) {
-        b->prev = p->free;
-        p->free = b;
-        p->nfree++;
-    } else {
-        pxcy__block_destroy(b);
+    if (!pxcy_debug_enabled) {
+        if (b->cap == p->block_size) {
+            if (p->nfree < p->max_free) {
+                b->prev = p->free;
+                p->free = b;
+                p->nfree++;
+                return;
+            }
+        } else if (b->cap > p->block_size && p->max_free) {
+            for (int i = 0; i < PXCY_BIG_CACHE; i++) {
+                if (!p->big[i]) { p->big[i] = b; return; }
+            }
+            /* cache full: keep the larger block */
+            for (int i = 0; i < PXCY_BIG_CACHE; i++) {
+                if (p->big[i]->cap < b->cap) {
+                    pxcy_block *old = p->big[i];
+                    p->big[i] = b;
+                    b = old;
+                    break;
+                }
+            }
+        }
     }
+    pxcy__block_destroy(b);
 }
 
 static inline void pxcy_pool_clear(pxcy_pool *p) {
@@ -126,15 +168,21 @@ static inline void pxcy_pool_clear(pxcy_pool *p) {
         pxcy__block_destroy(b);
     }
     p->nfree = 0;
+    for (int i = 0; i < PXCY_BIG_CACHE; i++) {
+        if (p->big[i]) pxcy__block_destroy(p->big[i]);
+        p->big[i] = NULL;
+    }
 }
 
 /* ---------------------------------------------------------------- transient */
 
 typedef struct pxcy_heap {
     pxcy_block *top;      /* newest block; older ones via prev */
+    pxcy_block *bottom;   /* oldest block; newer ones via next */
     pxcy_pool *pool;
     size_t bytes;         /* payload capacity held */
     size_t limit;         /* upper bound on bytes (0: none) */
+    size_t *peak;         /* high-water mark of bytes, when not NULL (stats) */
 } pxcy_heap;
 
 typedef struct pxcy_snapshot {
@@ -143,22 +191,38 @@ typedef struct pxcy_snapshot {
 } pxcy_snapshot;
 
 static inline void pxcy_heap_init(pxcy_heap *h, pxcy_pool *pool, size_t limit) {
-    h->top = NULL;
+    h->top = h->bottom = NULL;
     h->pool = pool;
     h->bytes = 0;
     h->limit = limit;
+    h->peak = NULL;
 }
 
 static inline int pxcy__heap_grow(pxcy_heap *h, size_t need) {
+    if (PXCY_UNLIKELY(need > PXCY_MAX_ALLOC)) return -1;
     size_t cap = need <= h->pool->block_size ? h->pool->block_size : PXCY_ROUND(need);
-    if (h->limit && h->bytes + cap > h->limit) return -1;
+    if (h->limit && (cap > h->limit || h->bytes > h->limit - cap)) return -1;
     pxcy_block *b = pxcy_pool_get(h->pool, need);
     if (!b) return -1;
     b->owner = h;
     b->prev = h->top;
+    b->next = NULL;
+    if (h->top) h->top->next = b;
+    else h->bottom = b;
     h->top = b;
     h->bytes += b->cap;
+    if (h->peak && h->bytes > *h->peak) __atomic_store_n(h->peak, h->bytes, __ATOMIC_RELAXED);
     return 0;
+}
+
+/* Drop the newest block (rollback/reset). */
+static inline void pxcy__heap_pop(pxcy_heap *h) {
+    pxcy_block *b = h->top;
+    h->top = b->prev;
+    if (h->top) h->top->next = NULL;
+    else h->bottom = NULL;
+    h->bytes -= b->cap;
+    pxcy_pool_put(h->pool, b);
 }
 
 /* Room for n contiguous bytes at the bump pointer (unaligned); NULL when over limit. */
@@ -171,13 +235,19 @@ static inline char *pxcy_heap_reserve(pxcy_heap *h, size_t n) {
     return PXCY_PAYLOAD(b) + b->used;
 }
 
-/* Hand out n bytes previously reserved. */
+/* Hand out n bytes previously reserved (the caller checks n against the reservation). */
 static inline void pxcy_heap_commit(pxcy_heap *h, size_t n) { h->top->used += n; }
+
+/* Room left in the newest block after the bump pointer (what a reserve got, at least). */
+static inline size_t pxcy_heap_room(const pxcy_heap *h) {
+    return h->top ? h->top->cap - h->top->used : 0;
+}
 
 /* n bytes, 16-aligned. */
 static inline void *pxcy_heap_alloc(pxcy_heap *h, size_t n) {
     pxcy_block *b = h->top;
     if (n == 0) n = 1;
+    if (PXCY_UNLIKELY(n > PXCY_MAX_ALLOC)) return NULL;
     if (PXCY_LIKELY(b != NULL)) {
         size_t at = PXCY_ROUND(b->used);
         if (PXCY_LIKELY(at <= b->cap && b->cap - at >= n)) {
@@ -204,12 +274,7 @@ static inline pxcy_snapshot pxcy_heap_snapshot(const pxcy_heap *h) {
 }
 
 static inline void pxcy_heap_rollback(pxcy_heap *h, pxcy_snapshot s) {
-    while (h->top && h->top != s.top) {
-        pxcy_block *b = h->top;
-        h->top = b->prev;
-        h->bytes -= b->cap;
-        pxcy_pool_put(h->pool, b);
-    }
+    while (h->top && h->top != s.top) pxcy__heap_pop(h);
     if (h->top) {
         if (pxcy_debug_enabled && h->top->used > s.used)
             memset(PXCY_PAYLOAD(h->top) + s.used, PXCY_POISON, h->top->used - s.used);
@@ -219,13 +284,24 @@ static inline void pxcy_heap_rollback(pxcy_heap *h, pxcy_snapshot s) {
 
 /* Roll back everything. */
 static inline void pxcy_heap_reset(pxcy_heap *h) {
-    while (h->top) {
-        pxcy_block *b = h->top;
-        h->top = b->prev;
-        pxcy_pool_put(h->pool, b);
-    }
+    while (h->top) pxcy__heap_pop(h);
     h->bytes = 0;
 }
+
+/* Release the blocks older than `mark` (a block of this heap, from an earlier
+ * pxcy_heap_top()): everything allocated before the mark's block was entered is
+ * given back, the mark's block and newer ones stay. The newest block always stays. */
+static inline void pxcy_heap_release_below(pxcy_heap *h, const pxcy_block *mark) {
+    while (h->bottom && h->bottom != mark && h->bottom != h->top) {
+        pxcy_block *b = h->bottom;
+        h->bottom = b->next;
+        h->bottom->prev = NULL;
+        h->bytes -= b->cap;
+        pxcy_pool_put(h->pool, b);
+    }
+}
+
+static inline pxcy_block *pxcy_heap_top(const pxcy_heap *h) { return h->top; }
 
 /* Is p inside the live part of this heap? */
 static inline int pxcy_heap_owns(const pxcy_heap *h, const void *p) {
@@ -273,9 +349,10 @@ static inline int pxcy__pclass(size_t n) {
 static inline void *pxcy_pheap_alloc(pxcy_pheap *h, size_t n) {
     pxcy_pchunk *c;
     if (n == 0) n = 1;
+    if (PXCY_UNLIKELY(n > PXCY_MAX_ALLOC)) return NULL;
     if (n > PXCY_PMAX) {
         /* dedicated chunk: [size_t size, pad][pxcy_pchunk][payload] */
-        if (h->limit && h->bytes + n > h->limit) return NULL;
+        if (h->limit && (n > h->limit || h->bytes > h->limit - n)) return NULL;
         char *m = (char *)malloc(PXCY_ALIGN + sizeof(pxcy_pchunk) + n);
         if (!m) return NULL;
         *(size_t *)m = n;
@@ -289,7 +366,7 @@ static inline void *pxcy_pheap_alloc(pxcy_pheap *h, size_t n) {
     }
     int k = pxcy__pclass(n);
     size_t sz = (size_t)16 << k;
-    if (h->limit && h->bytes + sz > h->limit) return NULL;
+    if (h->limit && (sz > h->limit || h->bytes > h->limit - sz)) return NULL;
     c = h->free[k];
     if (c) {
         h->free[k] = c->next;
