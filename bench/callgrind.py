@@ -1,0 +1,76 @@
+"""User-space instructions per request of the worker loop, counted by callgrind
+(repeatable on a busy machine, unlike wall clock).
+
+    python3 bench/callgrind.py [--requests N] [--pipeline K]
+
+Runs `pxcy run pxcy.protocols.http11:HelloWorld` (1 worker) under valgrind with
+collection only inside `worker_main`, drives N keep-alive GET /plaintext requests
+(K per write when pipelined), stops the server with SIGTERM and prints the
+instructions per request. Compare the number before and after a runtime change.
+"""
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REQ = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def drive(port, n, k):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    done = 0
+    buf = b""
+    while done < n:
+        batch = min(k, n - done)
+        s.sendall(REQ * batch)
+        got = 0
+        while got < batch:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                raise RuntimeError("server closed")
+            buf += chunk
+            got += buf.count(b"Hello, World!")
+            buf = buf[buf.rfind(b"Hello, World!") + 13:] if b"Hello, World!" in buf else buf
+        done += batch
+    s.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=10000)
+    ap.add_argument("--pipeline", type=int, default=1)
+    ap.add_argument("--port", type=int, default=18183)
+    a = ap.parse_args()
+    out = tempfile.mktemp(prefix="pxcy-cg.")
+    cmd = ["valgrind", "--tool=callgrind", "--toggle-collect=__pyx_f_4pxcy_7runtime_worker_main",
+           f"--callgrind-out-file={out}", sys.executable, "-m", "pxcy", "run",
+           "pxcy.protocols.http11:HelloWorld", "--port", str(a.port), "--workers", "1"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(600):
+            try:
+                socket.create_connection(("127.0.0.1", a.port)).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        drive(a.port, 200, a.pipeline)            # warm-up (counted, small)
+        drive(a.port, a.requests, a.pipeline)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=120)
+    ann = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True).stdout
+    os.unlink(out)
+    m = re.search(r"^\s*([\d,]+)\s+\(100.0%\)\s+PROGRAM TOTALS", ann, re.M)
+    total = int(m.group(1).replace(",", ""))
+    n = a.requests + 200
+    print(f"pipeline={a.pipeline} requests={n} instructions={total} per_request={total / n:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+# cython: language_level=3
+"""The Linux and libc calls the runtime makes, mirrored 1:1 (private to pxcy.runtime)."""
+from libc.stdint cimport uint32_t, uint64_t
+
+cdef extern from "pxcy/includes/atomics.h" nogil:
+    int pxcy_load_int(int* p)
+    void pxcy_store_int(int* p, int v)
+    int pxcy_add_int(int* p, int v)
+    uint64_t pxcy_load_u64(uint64_t* p)
+    void pxcy_stat_add(uint64_t* p, uint64_t v)
+    void pxcy_stat_max(uint64_t* p, uint64_t v)
+    size_t pxcy_load_size(size_t* p)
+
+cdef extern from "<signal.h>" nogil:
+    ctypedef struct sigset_t:
+        pass
+    enum:
+        SIG_BLOCK, SIG_SETMASK
+        SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS
+    int sigfillset(sigset_t* s)
+    int sigdelset(sigset_t* s, int sig)
+    int pthread_sigmask(int how, const sigset_t* s, sigset_t* old)
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef unsigned long pthread_t
+    ctypedef struct pthread_attr_t:
+        pass
+    int pthread_create(pthread_t*, const pthread_attr_t*, void* (*)(void*) noexcept nogil, void*)
+    int pthread_join(pthread_t, void**)
+
+cdef extern from "<stdlib.h>" nogil:
+    int posix_memalign(void** p, size_t align, size_t n)
+
+cdef extern from "<sys/epoll.h>" nogil:
+    ctypedef union epoll_data_t:
+        void* ptr
+        int fd
+        uint64_t u64
+    struct epoll_event:
+        uint32_t events
+        epoll_data_t data
+    enum:
+        EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLET, EPOLLEXCLUSIVE
+        EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CLOEXEC
+    int epoll_create1(int flags)
+    int epoll_ctl(int epfd, int op, int fd, epoll_event* ev)
+    int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout)
+
+cdef extern from "<sys/eventfd.h>" nogil:
+    enum: EFD_NONBLOCK, EFD_CLOEXEC
+    int eventfd(unsigned int initval, int flags)
+
+cdef extern from "<sys/uio.h>" nogil:
+    struct iovec:
+        void* iov_base
+        size_t iov_len
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    struct sockaddr:
+        pass
+    struct sockaddr_storage:
+        unsigned short ss_family
+    struct msghdr:
+        void* msg_name
+        socklen_t msg_namelen
+        iovec* msg_iov
+        size_t msg_iovlen
+        void* msg_control
+        size_t msg_controllen
+        int msg_flags
+    enum:
+        SOCK_NONBLOCK, SOCK_CLOEXEC, SHUT_WR, MSG_MORE, MSG_NOSIGNAL
+        AF_INET, AF_INET6
+    int accept4(int fd, sockaddr* addr, socklen_t* len, int flags)
+    int shutdown(int fd, int how)
+    ssize_t sendmsg(int fd, const msghdr* msg, int flags)
+    int setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen)
+    int getpeername(int fd, sockaddr* addr, socklen_t* len)
+
+cdef extern from "<netinet/in.h>" nogil:
+    enum: IPPROTO_TCP
+    struct in_addr:
+        pass
+    struct in6_addr:
+        pass
+    struct sockaddr_in:
+        unsigned short sin_port
+        in_addr sin_addr
+    struct sockaddr_in6:
+        unsigned short sin6_port
+        in6_addr sin6_addr
+    unsigned short ntohs(unsigned short)
+
+cdef extern from "<netinet/tcp.h>" nogil:
+    enum: TCP_NODELAY
+
+cdef extern from "<arpa/inet.h>" nogil:
+    const char* inet_ntop(int af, const void* src, char* dst, socklen_t size)
+
+cdef extern from "<sys/sendfile.h>" nogil:
+    ssize_t c_sendfile "sendfile"(int out_fd, int in_fd, long* offset, size_t count)
+
+cdef extern from "<sys/stat.h>" nogil:
+    struct struct_stat "stat":
+        long st_size
+    int fstat(int fd, struct_stat* st)
+
+cdef extern from "<time.h>" nogil:
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    enum: CLOCK_MONOTONIC
+    int clock_gettime(int clk, timespec* ts)
+
+cdef extern from "<stdio.h>" nogil:
+    int snprintf(char* buf, size_t n, const char* fmt, ...)

@@ -1,0 +1,330 @@
+# Server: the Python-facing object that starts and stops the workers (included
+# into pxcy/runtime.pyx).
+
+import os as _os
+import signal as _signal
+import socket as _socket
+import threading as _threading
+
+cdef dict DEFAULTS = dict(
+    backlog=4096, max_connections=100_000, read_size=64 * 1024,
+    max_pending_input=1 << 20, max_unsent=4 << 20, transient_limit=64 << 20,
+    persistent_limit=4 << 20, block_size=64 * 1024 - 64, pool_blocks=256,
+    stop_timeout=5.0, linger=2.0, write_timeout=60.0, read_budget=16,
+)
+
+STAT_KEYS = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callbacks",
+             "reads", "writes", "requests", "errors", "accept_pauses", "turns",
+             "budget_yields", "redeliveries", "eofs", "idle_timeouts", "deadline_timeouts",
+             "write_timeouts", "timers_fired", "refused_sends")
+MAX_KEYS = ("max_reads_per_turn", "transient_peak", "input_peak")
+
+
+cdef size_t _size_opt(dict cfg, str key, size_t lo, size_t hi) except? 0:
+    v = cfg[key]
+    if not isinstance(v, int) or isinstance(v, bool) or v < <Py_ssize_t>lo or v > hi:
+        raise ValueError(f"option {key}={v!r}: must be an integer in [{lo}, {hi}]")
+    return v
+
+
+cdef uint32_t _ms_opt(dict cfg, str key) except? 0:
+    v = cfg[key]
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"option {key}={v!r}: must be a number of seconds") from None
+    if not (0 <= f <= 86400 * 30):
+        raise ValueError(f"option {key}={v!r}: must be between 0 and 2592000 seconds")
+    return <uint32_t>(f * 1000)
+
+
+cdef Core* core_new(dict cfg) except NULL:
+    """Core with the checked configuration (no descriptors, no workers yet)."""
+    cdef Config c
+    cdef void* line = NULL
+    c.backlog = <int>_size_opt(cfg, "backlog", 1, 1 << 20)
+    c.max_connections = <int>_size_opt(cfg, "max_connections", 1, 1 << 30)
+    c.read_size = _size_opt(cfg, "read_size", 1024, 1 << 30)
+    c.max_pending_input = _size_opt(cfg, "max_pending_input", 0, 1 << 40)
+    c.max_unsent = _size_opt(cfg, "max_unsent", 1, 1 << 40)
+    c.transient_limit = _size_opt(cfg, "transient_limit", 0, 1 << 50)
+    c.persistent_limit = _size_opt(cfg, "persistent_limit", 0, 1 << 50)
+    c.block_size = _size_opt(cfg, "block_size", 256, 1 << 30)
+    c.pool_blocks = _size_opt(cfg, "pool_blocks", 0, 1 << 20)
+    c.read_budget = <uint32_t>_size_opt(cfg, "read_budget", 1, 1 << 20)
+    c.stop_timeout_ms = _ms_opt(cfg, "stop_timeout")
+    c.linger_ms = _ms_opt(cfg, "linger")
+    c.write_timeout_ms = _ms_opt(cfg, "write_timeout")
+    cdef Core* core = <Core*>calloc(1, sizeof(Core))
+    if core == NULL:
+        raise MemoryError()
+    # the shared connection count on a cache line of its own
+    if posix_memalign(&line, 64, 64) != 0:
+        free(core)
+        raise MemoryError()
+    memset(line, 0, 64)
+    core.active = <int*>line
+    core.lfd = -1
+    core.cfg = c
+    return core
+
+
+cdef void core_free(Core* core) noexcept nogil:
+    """Free a core whose threads are joined: workers, snapshot, listener."""
+    cdef int i
+    if core.workers != NULL:
+        for i in range(core.nworkers):
+            worker_free(core.workers[i])
+            free(core.workers[i])
+        free(core.workers)
+    if core.lfd >= 0:
+        c_close(core.lfd)
+    free(core.prototype)
+    free(core.active)
+    free(core)
+
+
+cdef Worker* worker_alloc() noexcept nogil:
+    """A zeroed Worker on cache lines of its own (no false sharing between workers)."""
+    cdef void* p = NULL
+    cdef size_t n = (sizeof(Worker) + 63) & ~(<size_t>63)
+    if posix_memalign(&p, 64, n) != 0:
+        return NULL
+    memset(p, 0, n)
+    return <Worker*>p
+
+
+cdef class Server:
+    """Serve a Protocol on host:port from `workers` C threads.
+
+        server = pxcy.Server(Echo, "127.0.0.1", 8080, workers=4)
+        server.serve_forever()          # or: server.start(); ...; server.stop()
+
+    `protocol` is a Protocol subclass (instantiated once) or a configured instance;
+    every connection gets a copy of it (of a snapshot taken by start()). Options
+    (keyword): backlog, max_connections, read_size, max_pending_input (bytes a
+    handler may push back), max_unsent (unsent output above which reading pauses),
+    transient_limit / persistent_limit (per connection heap bounds), stop_timeout (s
+    to finish writing on stop), linger (s), write_timeout (s without write progress
+    before a connection whose client stopped reading is closed; 0: never),
+    read_budget (reads per connection per loop turn). start() and stop() may be
+    called from any thread; both are idempotent, and stop() returns once the worker
+    threads are joined.
+    """
+    cdef Core* core
+    cdef readonly object prototype
+    cdef list _transports
+    cdef readonly str host
+    cdef readonly int port
+    cdef readonly int workers
+    cdef readonly dict options
+    cdef int _state          # 0 new, 1 serving, 2 stopped
+    cdef object _lock
+
+    def __init__(self, protocol, host="127.0.0.1", port=0, workers=None, **options):
+        unknown = set(options) - set(DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        self.prototype = check_protocol(protocol)
+        self.host = host
+        self.port = int(port)
+        self.workers = int(workers or _os.cpu_count() or 1)
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.options = dict(DEFAULTS, **options)
+        core_free(core_new(self.options))          # check the options now
+        self._transports = []
+        self._lock = _threading.Lock()
+
+    def __dealloc__(self):
+        if self.core != NULL:
+            self._stop_locked()
+
+    @property
+    def address(self):
+        """(host, port) actually bound (port 0 picks a free one)."""
+        return (self.host, self.port)
+
+    def start(self):
+        """Bind, listen and start the worker threads; returns at once. A failed
+        start closes what it opened and leaves no thread running."""
+        with self._lock:
+            if self._state != 0:
+                raise RuntimeError("a Server can be started once" if self._state == 1 else
+                                   "this Server was stopped; make a new one")
+            self._start_locked()
+        return self
+
+    cdef _start_locked(self):
+        cdef int i, rc = 0, started = 0
+        cdef Worker* w
+        cdef Core* core
+        cdef epoll_event ev
+        cdef sigset_t block, old
+        self.prototype.prepare()
+        family = _socket.AF_INET6 if ":" in self.host else _socket.AF_INET
+        sock = _socket.socket(family, _socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(self.options["backlog"])
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        core = core_new(self.options)
+        self.core = core
+        try:
+            core.prototype = snapshot_prototype(self.prototype)
+            core.proto_size = Py_TYPE(self.prototype).tp_basicsize
+            core.conn_size = round16(sizeof(Conn)) + round16(core.proto_size)
+            core.workers = <Worker**>calloc(self.workers, sizeof(Worker*))
+            if core.workers == NULL:
+                raise MemoryError()
+            for i in range(self.workers):
+                w = worker_alloc()
+                if w == NULL:
+                    raise MemoryError()
+                core.workers[i] = w
+                t = Transport.__new__(Transport)
+                self._transports.append(t)
+                worker_init(w, core, i, t)
+                core.nworkers = i + 1           # worker_free is safe on it from now on
+                w.epfd = epoll_create1(EPOLL_CLOEXEC)
+                if w.epfd < 0:
+                    raise OSError(errno, _os.strerror(errno))
+                w.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+                if w.evfd < 0:
+                    raise OSError(errno, _os.strerror(errno))
+                ev.events = EPOLLIN
+                ev.data.ptr = WAKER
+                if epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.evfd, &ev) < 0:
+                    raise OSError(errno, _os.strerror(errno))
+            self.port = sock.getsockname()[1]
+            core.lfd = sock.detach()
+            for i in range(self.workers):
+                worker_listen(core.workers[i])
+                if not core.workers[i].listening:
+                    raise OSError(errno, _os.strerror(errno))
+        except BaseException:
+            self.core = NULL
+            core_free(core)
+            sock.close()
+            raise
+        # workers get every asynchronous signal blocked (SIGINT/SIGTERM go to the
+        # main thread; SIGPIPE from sendfile can never kill the process)
+        sigfillset(&block)
+        for sig in (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS):
+            sigdelset(&block, sig)
+        with nogil:
+            pthread_sigmask(SIG_BLOCK, &block, &old)
+            for i in range(core.nworkers):
+                w = core.workers[i]
+                rc = pthread_create(&w.thread, NULL, worker_main, w)
+                if rc != 0:
+                    break
+                w.running = 1
+                started += 1
+            pthread_sigmask(SIG_SETMASK, &old, NULL)
+        self._state = 1
+        if started < core.nworkers:
+            self._stop_locked()
+            raise OSError(rc, f"could not start worker threads: {_os.strerror(rc)}")
+
+    def stop(self):
+        """Stop accepting, finish writing what was already queued (up to
+        stop_timeout), close every connection, join the threads. Idempotent and
+        safe from any thread: a concurrent call returns once the threads are joined."""
+        with self._lock:
+            if self._state == 0:
+                self._state = 2
+                return
+            self._stop_locked()
+
+    cdef _stop_locked(self):
+        cdef int i
+        cdef uint64_t one = 1
+        cdef Worker* w
+        cdef Core* core = self.core
+        self._state = 2
+        if core == NULL:
+            return
+        pxcy_store_int(&core.stopping, 1)
+        with nogil:
+            for i in range(core.nworkers):
+                w = core.workers[i]
+                if w.running:
+                    c_write(w.evfd, &one, sizeof(one))
+            for i in range(core.nworkers):
+                w = core.workers[i]
+                if w.running:
+                    pthread_join(w.thread, NULL)
+                    w.running = 0
+            core_free(core)
+        self.core = NULL
+
+    def serve_forever(self, on_ready=None):
+        """start() if needed, then wait (GIL released) until SIGINT/SIGTERM or stop().
+        `on_ready()` runs once the signal handlers are in place."""
+        if self._state == 0:
+            self.start()
+        stop = _threading.Event()
+        installed = {}
+        if _threading.current_thread() is _threading.main_thread():
+            for sig in (_signal.SIGINT, _signal.SIGTERM):
+                installed[sig] = _signal.signal(sig, lambda *a: stop.set())
+        try:
+            if on_ready is not None:
+                on_ready()
+            while self._state == 1 and not stop.is_set():
+                stop.wait(0.2)
+        finally:
+            for sig, old in installed.items():
+                _signal.signal(sig, old)
+            self.stop()
+
+    @property
+    def serving(self):
+        return self._state == 1
+
+    def stats(self):
+        """Live counters summed over workers (reads are racy but never torn);
+        max_reads_per_turn, transient_peak and input_peak are maxima over workers
+        (transient_peak: the largest transient heap any connection held, bytes)."""
+        cdef int i
+        cdef Worker* w
+        cdef uint64_t* s
+        out = dict.fromkeys(STAT_KEYS + MAX_KEYS, 0)
+        out["workers"] = self.workers
+        out["connections"] = 0
+        if self.core == NULL:
+            return out
+        with self._lock:
+            if self.core == NULL:
+                return out
+            out["connections"] = pxcy_load_int(self.core.active)
+            for i in range(self.core.nworkers):
+                w = self.core.workers[i]
+                s = <uint64_t*>&w.stats
+                for j, k in enumerate(STAT_KEYS):
+                    out[k] += pxcy_load_u64(&s[_STAT_INDEX[k]])
+                for k in MAX_KEYS:
+                    out[k] = max(out[k], pxcy_load_u64(&s[_STAT_INDEX[k]]))
+        return out
+
+    def __enter__(self):
+        if self._state == 0:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# field order of Stats (rt/types.pxd), for stats()
+_STAT_ORDER = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callbacks", "reads",
+               "writes", "requests", "errors", "accept_pauses", "turns", "budget_yields",
+               "max_reads_per_turn", "redeliveries", "eofs", "idle_timeouts", "deadline_timeouts",
+               "write_timeouts", "timers_fired", "transient_peak", "input_peak", "refused_sends")
+_STAT_INDEX = {k: i for i, k in enumerate(_STAT_ORDER)}
+assert len(_STAT_ORDER) * 8 == sizeof(Stats)

@@ -1,0 +1,215 @@
+# Per-worker timers (included into pxcy/runtime.pyx): a binary min-heap of slots
+# ordered by (when, seq). One structure serves the user's call_later timers, each
+# connection's idle / deadline / write-progress / linger timer and the worker's
+# accept-resume timer; nothing sweeps over all connections. Slot arrays grow by
+# doubling (amortised; no allocation once they are large enough).
+#
+# A user timer id is (generation << 32) | slot: a freed slot bumps its generation,
+# so cancelling a stale id is refused instead of cancelling someone else's timer.
+
+cdef inline bint timer_less(Worker* w, int32_t a, int32_t b) noexcept nogil:
+    cdef Timer* x = &w.tslots[a]
+    cdef Timer* y = &w.tslots[b]
+    return x.when < y.when or (x.when == y.when and x.seq < y.seq)
+
+
+cdef inline void theap_set(Worker* w, uint32_t i, int32_t s) noexcept nogil:
+    w.theap[i] = s
+    w.tslots[s].heap_i = <int32_t>i
+
+
+cdef void theap_up(Worker* w, uint32_t i) noexcept nogil:
+    cdef int32_t s = w.theap[i]
+    cdef uint32_t p
+    while i > 0:
+        p = (i - 1) // 2
+        if not timer_less(w, s, w.theap[p]):
+            break
+        theap_set(w, i, w.theap[p])
+        i = p
+    theap_set(w, i, s)
+
+
+cdef void theap_down(Worker* w, uint32_t i) noexcept nogil:
+    cdef int32_t s = w.theap[i]
+    cdef uint32_t k
+    while True:
+        k = 2 * i + 1
+        if k >= w.tlen:
+            break
+        if k + 1 < w.tlen and timer_less(w, w.theap[k + 1], w.theap[k]):
+            k += 1
+        if not timer_less(w, w.theap[k], s):
+            break
+        theap_set(w, i, w.theap[k])
+        i = k
+    theap_set(w, i, s)
+
+
+cdef int timer_grow(Worker* w) noexcept nogil:
+    cdef uint32_t cap = w.tcap * 2 if w.tcap else 64
+    cdef uint32_t i
+    cdef Timer* ns
+    cdef int32_t* nh
+    if cap > 0x40000000:
+        return -1
+    ns = <Timer*>realloc(w.tslots, cap * sizeof(Timer))
+    if ns == NULL:
+        return -1
+    w.tslots = ns
+    nh = <int32_t*>realloc(w.theap, cap * sizeof(int32_t))
+    if nh == NULL:
+        return -1
+    w.theap = nh
+    for i in range(w.tcap, cap):
+        memset(&w.tslots[i], 0, sizeof(Timer))
+        w.tslots[i].heap_i = -1
+        w.tslots[i].cnext = w.tfree if i == cap - 1 else <int32_t>(i + 1)
+    w.tfree = <int32_t>w.tcap
+    w.tcap = cap
+    return 0
+
+
+cdef int32_t timer_alloc(Worker* w, Conn* c, uint8_t kind, uint64_t token) noexcept nogil:
+    cdef int32_t s
+    cdef Timer* t
+    if w.tfree < 0 and timer_grow(w) < 0:
+        return -1
+    s = w.tfree
+    t = &w.tslots[s]
+    w.tfree = t.cnext
+    t.c = c
+    t.kind = kind
+    t.token = token
+    t.heap_i = -1
+    t.cnext = t.cprev = -1
+    return s
+
+
+cdef void timer_arm(Worker* w, int32_t s, uint64_t when) noexcept nogil:
+    """Insert slot s into the heap at `when`, or move it there."""
+    cdef Timer* t = &w.tslots[s]
+    t.when = when
+    w.tseq += 1
+    t.seq = w.tseq
+    if t.heap_i < 0:
+        w.theap[w.tlen] = s
+        t.heap_i = <int32_t>w.tlen
+        w.tlen += 1
+        theap_up(w, w.tlen - 1)
+    else:
+        theap_up(w, <uint32_t>t.heap_i)
+        theap_down(w, <uint32_t>w.tslots[s].heap_i)
+
+
+cdef void timer_disarm(Worker* w, int32_t s) noexcept nogil:
+    cdef Timer* t = &w.tslots[s]
+    cdef uint32_t i
+    cdef int32_t last
+    if t.heap_i < 0:
+        return
+    i = <uint32_t>t.heap_i
+    t.heap_i = -1
+    w.tlen -= 1
+    if i == w.tlen:
+        return
+    last = w.theap[w.tlen]
+    theap_set(w, i, last)
+    theap_up(w, i)
+    theap_down(w, <uint32_t>w.tslots[last].heap_i)
+
+
+cdef void timer_release(Worker* w, int32_t s) noexcept nogil:
+    cdef Timer* t = &w.tslots[s]
+    timer_disarm(w, s)
+    t.gen += 1
+    t.c = NULL
+    t.kind = 0
+    t.cnext = w.tfree
+    w.tfree = s
+
+
+cdef inline uint64_t timer_next(Worker* w) noexcept nogil:
+    return w.tslots[w.theap[0]].when if w.tlen else <uint64_t>-1
+
+
+# ------------------------------------------------------------- user timers
+
+cdef int64_t timer_user_add(Worker* w, Conn* c, uint32_t ms, uint64_t token) noexcept nogil:
+    cdef int32_t s = timer_alloc(w, c, T_USER, token)
+    if s < 0:
+        c.err = ENOMEM
+        return -1
+    cdef Timer* t = &w.tslots[s]
+    # the connection's list of its user timers (cleared by connection_lost)
+    t.cnext = c.t_user
+    if c.t_user >= 0:
+        w.tslots[c.t_user].cprev = s
+    c.t_user = s
+    c.n_user += 1
+    timer_arm(w, s, w.now + ms)
+    return (<int64_t>(t.gen & 0x7fffffff) << 32) | s
+
+
+cdef void timer_user_unlink(Worker* w, Conn* c, int32_t s) noexcept nogil:
+    cdef Timer* t = &w.tslots[s]
+    if t.cprev >= 0:
+        w.tslots[t.cprev].cnext = t.cnext
+    else:
+        c.t_user = t.cnext
+    if t.cnext >= 0:
+        w.tslots[t.cnext].cprev = t.cprev
+    c.n_user -= 1
+    # the free list reuses cnext: release after unlinking
+    timer_release(w, s)
+
+
+cdef int timer_user_cancel(Worker* w, Conn* c, int64_t tid) noexcept nogil:
+    cdef int64_t s = tid & <int64_t>0xffffffff
+    cdef Timer* t
+    if tid < 0 or s >= w.tcap:
+        c.err = EINVAL
+        return -1
+    t = &w.tslots[s]
+    if t.kind != T_USER or t.c != c or (t.gen & 0x7fffffff) != <uint32_t>(tid >> 32):
+        c.err = ENOENT              # fired, cancelled, or not this connection's
+        return -1
+    timer_user_unlink(w, c, <int32_t>s)
+    return 0
+
+
+cdef void timer_user_clear(Worker* w, Conn* c) noexcept nogil:
+    while c.t_user >= 0:
+        timer_user_unlink(w, c, c.t_user)
+
+
+# ------------------------------------------------------------------ firing
+
+cdef void timers_run(Worker* w) noexcept nogil:
+    """Fire the timers due now. Timers armed while firing wait for the next turn
+    (a timer that re-arms itself at 0 ms cannot spin the loop)."""
+    cdef uint64_t seq_limit = w.tseq
+    cdef int32_t s
+    cdef Timer* t
+    cdef Conn* c
+    cdef uint64_t token
+    cdef int ret
+    while w.tlen:
+        s = w.theap[0]
+        t = &w.tslots[s]
+        if t.when > w.now or t.seq > seq_limit:
+            break
+        timer_disarm(w, s)
+        c = t.c
+        if t.kind == T_USER:
+            token = t.token
+            timer_user_unlink(w, c, s)       # fired: its id is stale from now on
+            if c.state == CS_OPEN or c.state == CS_RD_EOF or c.state == CS_WR_SHUT:
+                pxcy_stat_add(&w.stats.timers_fired, 1)
+                ret = (<Protocol>c.proto).timer_fired(<Transport>bind(w, c), token)
+                pxcy_stat_add(&w.stats.callbacks, 1)
+                conn_after(w, c, ret)
+        elif t.kind == T_CONN:
+            conn_on_timer(w, c)
+        elif t.kind == T_ACCEPT:
+            worker_resume_accept(w)
