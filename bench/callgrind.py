@@ -46,8 +46,9 @@ def main():
     ap.add_argument("--requests", type=int, default=10000)
     ap.add_argument("--pipeline", type=int, default=1)
     ap.add_argument("--port", type=int, default=18183)
+    ap.add_argument("--keep", help="keep the callgrind output at this path (callgrind_annotate it)")
     a = ap.parse_args()
-    out = tempfile.mktemp(prefix="pxcy-cg.")
+    out = a.keep or tempfile.mktemp(prefix="pxcy-cg.")
     cmd = ["valgrind", "--tool=callgrind", "--toggle-collect=__pyx_f_4pxcy_7runtime_worker_main",
            f"--callgrind-out-file={out}", sys.executable, "-m", "pxcy", "run",
            "pxcy.protocols.http11:HelloWorld", "--port", str(a.port), "--workers", "1"]
@@ -65,7 +66,8 @@ def main():
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=120)
     ann = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True).stdout
-    os.unlink(out)
+    if not a.keep:
+        os.unlink(out)
     m = re.search(r"^\s*([\d,]+)\s+\(100.0%\)\s+PROGRAM TOTALS", ann, re.M)
     total = int(m.group(1).replace(",", ""))
     n = a.requests + 200

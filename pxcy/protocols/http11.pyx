@@ -709,6 +709,9 @@ cdef class HttpProtocol(Protocol):
     keep below the server's max_pending_input).
     """
 
+    # cfg, made here, is shared read-only by every connection's copy (pxcy.runtime)
+    pxcy_cinit_shared = True
+
     def __cinit__(self, *args, **kwargs):
         self.cfg = <HttpConfig*>calloc(1, sizeof(HttpConfig))
         if self.cfg == NULL:

@@ -38,6 +38,46 @@ cdef inline int queue_mem(Conn* c, const char* p, size_t n) noexcept nogil:
     return queue_item(c, p, -1, False, 0, n)
 
 
+cdef enum:
+    BIG_SEND = 8192          # from here on a send's queue item sits right after its data
+
+
+cdef inline size_t item_room() noexcept nogil:
+    return sizeof(OutItem) + 16
+
+
+cdef inline int queue_mem_big(Conn* c, char* p, size_t n) noexcept nogil:
+    """Queue n bytes at p, the start of a reservation of n + item_room() bytes: the
+    queue item goes right after the data, in the same block (a large send fills
+    one dedicated block; its item would otherwise take a fresh standard block)."""
+    cdef OutItem* tail = c.out_tail
+    cdef OutItem* it
+    if tail != NULL and tail.fd < 0 and tail.data + tail.len == p:
+        pxcy_heap_commit(&c.th, n)
+        tail.len += n
+        c.out_bytes += n
+        c.sent = 1
+        return 0
+    it = <OutItem*>round16(<size_t>(p + n))
+    pxcy_heap_commit(&c.th, <size_t>(<char*>it - p) + sizeof(OutItem))
+    it.next = NULL
+    it.data = p
+    it.fd = -1
+    it.close_fd = 0
+    it.off = 0
+    it.len = n
+    it.mark = NULL
+    if tail != NULL:
+        tail.next = it
+    else:
+        c.out_head = it
+        c.last_write = c.w.now
+    c.out_tail = it
+    c.out_bytes += n
+    c.sent = 1
+    return 0
+
+
 cdef inline void queue_mark(Conn* c) noexcept nogil:
     """End of a callback: the blocks below the heap's current top hold only memory
     of callbacks whose output ends at (or before) the queue's tail."""
@@ -88,7 +128,11 @@ cdef int conn_flush(Worker* w, Conn* c) noexcept nogil:
                 iov[n].iov_len = it.len
                 n += 1
                 it = it.next
-            memset(&mh, 0, sizeof(mh))
+            mh.msg_name = NULL
+            mh.msg_namelen = 0
+            mh.msg_control = NULL
+            mh.msg_controllen = 0
+            mh.msg_flags = 0
             mh.msg_iov = iov
             mh.msg_iovlen = n
             # a header before a file body: ask the kernel to hold the segment

@@ -7,7 +7,9 @@
 # or traverse slot (object fields), and, from the state Cython's generated
 # pickling reads field by field off a fresh instance, no object or memoryview
 # field (this also catches @cython.no_gc object fields). A __cinit__ that sets a
-# field shows as a fresh instance (tp_new, with the GIL) that is not all zeros.
+# field shows as a fresh instance (tp_new, with the GIL) that is not all zeros;
+# a class that means it (HttpProtocol's shared, read-only route table) says so
+# with `pxcy_cinit_shared = True` in its body.
 # Limits: Cython gives every subclass in another module its own tp_dealloc, so a
 # bare __dealloc__ cannot be told from the type; and a class with pointer fields
 # has no pickling state to read, so a memoryview next to a pointer is not seen.
@@ -93,11 +95,17 @@ cdef str _cinit_problem(type cls):
         fresh = cls.__new__(cls)
     except Exception as e:
         return f"{name} defines __cinit__ ({type(e).__name__}: {e})"
+    problem = _fields_problem(cls, fresh)
+    if problem:
+        return problem
     p = <const unsigned char*><PyObject*>fresh
-    for i in range(start, t.tp_basicsize):
-        if p[i]:
-            return f"{name} defines __cinit__, which sets a field"
-    return _fields_problem(cls, fresh)
+    if not getattr(cls, "pxcy_cinit_shared", False):
+        for i in range(start, t.tp_basicsize):
+            if p[i]:
+                return (f"{name} defines __cinit__, which sets a field (every connection's copy "
+                        "would share it; if that is meant, e.g. a read-only table, declare "
+                        "pxcy_cinit_shared = True in the class body)")
+    return None
 
 
 cdef object check_protocol(object protocol):

@@ -39,12 +39,20 @@ cdef class Transport:
             return 0
         if not conn_writable(c):
             return refuse(c, EPIPE)
+        c.resv = NULL
+        if n >= BIG_SEND:
+            if n > PXCY_MAX_ALLOC:
+                return refuse(c, ENOMEM)
+            p = pxcy_heap_reserve(&c.th, n + item_room())
+            if p == NULL:
+                return refuse(c, ENOMEM)
+            memcpy(p, data, n)
+            return queue_mem_big(c, p, n)
         p = pxcy_heap_reserve(&c.th, n)
         if p == NULL:
             return refuse(c, ENOMEM)
         memcpy(p, data, n)
         pxcy_heap_commit(&c.th, n)
-        c.resv = NULL
         return queue_mem(c, p, n)
 
     cdef int send_nocopy(self, const void* data, size_t n) noexcept nogil:
@@ -59,7 +67,11 @@ cdef class Transport:
 
     cdef char* reserve(self, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
-        cdef char* p = pxcy_heap_reserve(&c.th, n)
+        cdef char* p
+        if n >= BIG_SEND and n <= PXCY_MAX_ALLOC:
+            p = pxcy_heap_reserve(&c.th, n + item_room())    # room for its queue item
+        else:
+            p = pxcy_heap_reserve(&c.th, n)
         c.resv = p
         c.resv_len = n if p != NULL else 0
         if p == NULL:
@@ -84,6 +96,8 @@ cdef class Transport:
             return 0
         if not conn_writable(c):
             return refuse(c, EPIPE)
+        if c.resv_len >= BIG_SEND:
+            return queue_mem_big(c, p, n)
         pxcy_heap_commit(&c.th, n)
         return queue_mem(c, p, n)
 

@@ -138,7 +138,7 @@ cdef void* worker_main(void* arg) noexcept nogil:
                 c_read(w.evfd, &junk, sizeof(junk))
             else:
                 conn_event(w, <Conn*>p, ev)
-        if w.tlen:
+        if w.tlen and w.tslots[w.theap[0]].when <= w.now:
             timers_run(w)
         if w.ready != NULL:
             worker_run_ready(w)

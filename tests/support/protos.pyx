@@ -2,7 +2,7 @@
 """Handlers used by the runtime tests (built once per test session by conftest)."""
 from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport strtoll
-from libc.string cimport memchr, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset
 from libc.stdio cimport snprintf
 from pxcy.runtime cimport Protocol, Transport, pxcy_bytes
 
@@ -207,3 +207,197 @@ cdef class BigResponse(Protocol):
 
     cdef int send_complete(self, Transport t) noexcept nogil:
         return self._more(t)
+
+
+# ------------------------------------------------------------------ lifecycle
+# (tests/test_lifecycle.py)
+
+cimport cython
+from libc.stdint cimport uint32_t
+
+cdef extern from *:
+    """
+    static long px_lost_calls, px_lost_refused, px_fired_after_lost;
+    #define px_atomic_inc(p) __atomic_add_fetch((p), 1, __ATOMIC_RELAXED)
+    #define px_atomic_get(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+    """
+    long px_lost_calls, px_lost_refused, px_fired_after_lost
+    void px_atomic_inc(long* p) nogil
+    long px_atomic_get(long* p) nogil
+
+
+def lost_counts():
+    """(connection_lost calls, sends refused from connection_lost)."""
+    return px_atomic_get(&px_lost_calls), px_atomic_get(&px_lost_refused)
+
+
+cdef class LostSender(Protocol):
+    """Echo; 'close' -> t.close(). connection_lost tries to send (memory and a file)."""
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        if n >= 5 and memcmp(data, b"close", 5) == 0:
+            t.send(b"closing\n", 8)
+            t.close()
+            return 0
+        return t.send(data, n)
+
+    cdef void connection_lost(self, Transport t) noexcept nogil:
+        px_atomic_inc(&px_lost_calls)
+        if t.send(b"after-lost\n", 11) < 0:
+            px_atomic_inc(&px_lost_refused)
+        if t.sendfile_path(b"/etc/hostname", 0, <uint64_t>-1) < 0:
+            px_atomic_inc(&px_lost_refused)
+
+
+cdef class HalfCloser(Protocol):
+    """Echo; keeps the connection open on EOF (eof_received -> 1), answers
+    'eof <bytes seen>' and closes. 'wreof' -> 'bye' then write_eof() (reading goes on)."""
+    cdef uint64_t seen
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        self.seen += n
+        if n >= 5 and memcmp(data, b"wreof", 5) == 0:
+            t.send(b"bye\n", 4)
+            return t.write_eof()
+        if t.send(data, n) < 0:
+            return 0                    # after write_eof: reading only
+        return 0
+
+    cdef int eof_received(self, Transport t) noexcept nogil:
+        cdef char buf[48]
+        cdef int k = snprintf(buf, sizeof(buf), "eof %llu\n", <unsigned long long>self.seen)
+        t.send(buf, k)
+        t.close()
+        return 1
+
+
+cdef class Timers(Protocol):
+    """Lines: 'T MS TOKEN' -> call_later, answers 'id ID'; 'C ID' -> cancel, answers
+    'cancel RESULT'; 'P MS' -> pause_reading and resume after MS (input read
+    meanwhile is delivered then); other lines are echoed. A timer answers 'fired TOKEN'."""
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef const char* p = data
+        cdef const char* end = data + n
+        cdef const char* line
+        cdef size_t k
+        cdef char buf[64]
+        cdef char* sp
+        cdef long long a, b
+        cdef int64_t tid
+        while True:
+            line = next_line(t, &p, end, &k)
+            if line == NULL:
+                return t.pushback(end - p)
+            if k >= 2 and line[0] == b'T' and line[1] == b' ':
+                a = strtoll(line + 2, &sp, 10)
+                b = strtoll(sp, NULL, 10)
+                tid = t.call_later(<uint32_t>a, <uint64_t>b)
+                t.send(buf, snprintf(buf, sizeof(buf), "id %lld\n", <long long>tid))
+            elif k >= 2 and line[0] == b'C' and line[1] == b' ':
+                a = strtoll(line + 2, NULL, 10)
+                t.send(buf, snprintf(buf, sizeof(buf), "cancel %d\n", t.cancel(<int64_t>a)))
+            elif k >= 2 and line[0] == b'P' and line[1] == b' ':
+                a = strtoll(line + 2, NULL, 10)
+                t.pause_reading()
+                t.call_later(<uint32_t>a, 0)
+                t.send(b"paused\n", 7)
+                return t.pushback(end - p)      # the rest waits for resume
+            else:
+                t.send(line, k + 1)
+
+    cdef int timer_fired(self, Transport t, uint64_t token) noexcept nogil:
+        cdef char buf[48]
+        if token == 0:
+            t.resume_reading()
+            return t.send(b"resumed\n", 8)
+        return t.send(buf, snprintf(buf, sizeof(buf), "fired %llu\n", <unsigned long long>token))
+
+    cdef void connection_lost(self, Transport t) noexcept nogil:
+        px_atomic_inc(&px_lost_calls)
+
+
+cdef class Stall(Protocol):
+    """One line per callback, like a parser that stops while output is queued:
+    'BIG N' -> N pattern bytes (memory), other lines -> 'ok LINE'. With output
+    pending it pushes everything back (no progress); after a line it pushes back
+    the rest (progress). Answers pipelined lines only through redelivery."""
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef const char* p = data
+        cdef const char* end = data + n
+        cdef const char* line
+        cdef size_t k
+        cdef long long v, c
+        if t.pending() > 0:
+            return t.pushback(n)
+        line = next_line(t, &p, end, &k)
+        if line == NULL:
+            return t.pushback(n)
+        if k > 4 and memcmp(line, b"BIG ", 4) == 0:
+            v = strtoll(line + 4, NULL, 10)
+            while v > 0:
+                c = v if v < BIG_CHUNK else BIG_CHUNK
+                if t.send_nocopy(&BIG_PATTERN[0], <size_t>c) < 0:
+                    return -1
+                v -= c
+        else:
+            t.send(b"ok ", 3)
+            t.send(line, k + 1)
+        return t.pushback(end - p)
+
+
+cdef class Reporter(Protocol):
+    """connection_made sends 'value V' (a public field of the prototype)."""
+    cdef public long value
+
+    cdef int connection_made(self, Transport t) noexcept nogil:
+        cdef char buf[48]
+        return t.send(buf, snprintf(buf, sizeof(buf), "value %ld\n", self.value))
+
+
+cdef class Misuse(Protocol):
+    """'a' commit without reserve; 'b' commit past the reservation; 'c' huge sizes.
+    Answers the results."""
+    cdef pxcy_bytes kept
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef char buf[160]
+        cdef int r1, r2
+        cdef char* p
+        cdef pxcy_bytes b
+        if data[0] == b'a':
+            r1 = t.commit(5)
+            return t.send(buf, snprintf(buf, sizeof(buf), "commit-without-reserve %d\n", r1))
+        if data[0] == b'b':
+            p = t.reserve(4)
+            r1 = t.commit(8)
+            p = t.reserve(4)
+            t.alloc(16)
+            r2 = t.commit(4)
+            return t.send(buf, snprintf(buf, sizeof(buf), "commit-past %d after-alloc %d\n", r1, r2))
+        if data[0] == b'c':
+            b.data = NULL
+            b.size = 0
+            self.kept = t.persist(b, data, <size_t>-1)
+            return t.send(buf, snprintf(buf, sizeof(buf), "alloc %d persist %d send %d reserve %d\n",
+                                        t.alloc(<size_t>-1) == NULL, self.kept.data == NULL,
+                                        t.send(data, <size_t>-8), t.reserve(<size_t>-16) == NULL))
+        return 0
+
+
+cdef class WithCinit(Protocol):
+    cdef void* p
+
+    def __cinit__(self):
+        self.p = <void*>self
+
+
+cdef class WithMemoryview(Protocol):
+    cdef double[:] mv
+
+
+cdef class WithWeakref(Protocol):
+    cdef object __weakref__
+
+
+@cython.no_gc
+cdef class WithNoGcObject(Protocol):
+    cdef object o
