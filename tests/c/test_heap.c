@@ -153,7 +153,72 @@ static void test_debug(void) {
     pxcy_debug_enabled = 0;
 }
 
+/* FIFO release: segments freed from the oldest block while newer ones stay. */
+static void test_release_below(void) {
+    pxcy_pool pool;
+    pxcy_heap h;
+    size_t peak = 0;
+    pxcy_pool_init(&pool, 4096, 64);
+    pxcy_heap_init(&h, &pool, 0);
+    h.peak = &peak;
+    pxcy_block *marks[8];
+    char *seg[8];
+    for (int i = 0; i < 8; i++) {          /* 8 "callbacks" of 3 KiB each */
+        seg[i] = pxcy_heap_alloc(&h, 3000);
+        memset(seg[i], 'a' + i, 3000);
+        marks[i] = pxcy_heap_top(&h);
+    }
+    size_t before = h.bytes;
+    CHECK(peak == before);
+    pxcy_heap_release_below(&h, marks[3]);  /* segments 0..3 written */
+    CHECK(h.bytes < before);
+    CHECK(h.bottom == marks[3] && h.bottom->prev == NULL);
+    for (int i = 3; i < 8; i++)             /* still live, untouched */
+        for (int k = 0; k < 3000; k += 997) CHECK(seg[i][k] == 'a' + i);
+    pxcy_heap_release_below(&h, marks[7]);  /* the top block always stays */
+    CHECK(h.bottom == h.top && h.top == marks[7]);
+    char *more = pxcy_heap_alloc(&h, 100);
+    CHECK(more != NULL && pxcy_heap_owns(&h, more));
+    pxcy_heap_release_below(&h, h.top);     /* nothing below the top: no-op */
+    CHECK(h.bottom == h.top);
+    pxcy_heap_reset(&h);
+    CHECK(h.top == NULL && h.bottom == NULL && h.bytes == 0 && pool.live_blocks == 0);
+    /* oversized blocks are kept for reuse (no malloc for steady large sends) */
+    char *big = pxcy_heap_alloc(&h, 100000);
+    CHECK(big != NULL);
+    pxcy_heap_reset(&h);
+    char *big2 = pxcy_heap_alloc(&h, 90000);
+    CHECK(big2 == big);
+    pxcy_heap_reset(&h);
+    pxcy_pool_clear(&pool);
+}
+
+/* Huge sizes fail cleanly instead of wrapping. */
+static void test_overflow(void) {
+    pxcy_pool pool;
+    pxcy_heap h;
+    pxcy_pheap ph;
+    pxcy_pool_init(&pool, 4096, 8);
+    pxcy_heap_init(&h, &pool, 1 << 20);
+    pxcy_pheap_init(&ph, &pool, 1 << 20);
+    CHECK(pxcy_heap_alloc(&h, (size_t)-1) == NULL);
+    CHECK(pxcy_heap_alloc(&h, (size_t)-16) == NULL);
+    CHECK(pxcy_heap_reserve(&h, (size_t)-1) == NULL);
+    CHECK(pxcy_heap_alloc(&h, PXCY_MAX_ALLOC + 1) == NULL);
+    CHECK(pxcy_heap_alloc(&h, (1 << 20) + 1) == NULL);      /* over the limit */
+    CHECK(pxcy_pheap_alloc(&ph, (size_t)-1) == NULL);
+    CHECK(pxcy_pheap_alloc(&ph, (size_t)-4096) == NULL);
+    CHECK(pxcy_pool_get(&pool, (size_t)-1) == NULL);
+    void *ok = pxcy_heap_alloc(&h, 1000);
+    CHECK(ok != NULL);
+    pxcy_heap_reset(&h);
+    pxcy_pheap_reset(&ph);
+    pxcy_pool_clear(&pool);
+}
+
 int main(void) {
+    test_release_below();
+    test_overflow();
     test_transient();
     test_persistent();
     test_debug();

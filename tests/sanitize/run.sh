@@ -7,7 +7,7 @@
 #   tests/sanitize/run.sh tsan [PYTEST ARGS...]   # TSan
 #
 # PYTEST ARGS default to the runtime tests (tests/test_runtime.py,
-# tests/test_cli_debug.py, and tests/test_http*.py when pxcy/protocols/http11.pyx
+# tests/test_lifecycle.py, tests/test_cli_debug.py, and tests/test_http*.py when pxcy/protocols/http11.pyx
 # exists); pass a file list or -k/-m selection to narrow them.
 # Environment: PXCY_SAN_NO_HTTP=1 leaves pxcy/protocols/http11.pyx out of the copy
 # (core runtime only: the build is about half as long); PXCY_SAN_DIR=DIR builds (and keeps) the copy in DIR, reusing it when
@@ -87,7 +87,7 @@ fi
 
 cd "$src"
 if [ $# -eq 0 ]; then
-  set -- tests/test_runtime.py tests/test_cli_debug.py
+  set -- tests/test_runtime.py tests/test_lifecycle.py tests/test_cli_debug.py
   if [ -f pxcy/protocols/http11.pyx ]; then
     for f in tests/test_http*.py; do [ -f "$f" ] && set -- "$@" "$f"; done
   fi
@@ -106,6 +106,7 @@ else
 fi
 export PYTHONPATH="$src${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
+export PXCY_STREAM_MB=${PXCY_STREAM_MB:-256}   # test_lifecycle's 2 GiB stream, shortened
 echo "sanitize: $mode: pytest $*"
 LD_PRELOAD="$preload" "$py" -m pytest -q -p no:cacheprovider "$@" 2>&1 | tee "$work/pytest.log"
 rc=${PIPESTATUS[0]}
