@@ -25,6 +25,7 @@ cdef extern from "pxcy/includes/heap.h" nogil:
         size_t block_size
         size_t live_blocks
         size_t live_bytes
+        size_t peak
 
     ctypedef struct pxcy_heap:
         pxcy_block* top
@@ -32,7 +33,6 @@ cdef extern from "pxcy/includes/heap.h" nogil:
         pxcy_pool* pool
         size_t bytes
         size_t limit
-        size_t* peak
 
     ctypedef struct pxcy_snapshot:
         pxcy_block* top

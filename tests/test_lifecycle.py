@@ -533,7 +533,7 @@ def test_client_that_stops_reading_closed_after_write_timeout(serve, protos):
     s = socket.create_connection(("127.0.0.1", server.port))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     s.sendall(b"go")                            # 32 MiB that we never read
-    st = wait_stats(server, lambda st: st["connections"] == 0, tries=800)
+    st = wait_stats(server, lambda st: st["write_timeouts"] == 1 and st["connections"] == 0, tries=800)
     assert st["write_timeouts"] == 1 and st["connections"] == 0
     s.close()
 

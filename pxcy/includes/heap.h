@@ -61,6 +61,7 @@ typedef struct pxcy_pool {
     size_t live_blocks;   /* blocks handed out (stats) */
     size_t live_bytes;
     pxcy_block *big[PXCY_BIG_CACHE]; /* oversized blocks kept for reuse (large sends, input) */
+    size_t peak;          /* the largest `bytes` any heap of this pool reached (stats) */
 } pxcy_pool;
 
 static inline void pxcy_pool_init(pxcy_pool *p, size_t block_size, size_t max_free) {
@@ -71,6 +72,7 @@ static inline void pxcy_pool_init(pxcy_pool *p, size_t block_size, size_t max_fr
     p->live_blocks = 0;
     p->live_bytes = 0;
     for (int i = 0; i < PXCY_BIG_CACHE; i++) p->big[i] = NULL;
+    p->peak = 0;
 }
 
 static inline pxcy_block *pxcy__block_new(size_t cap) {
@@ -182,7 +184,6 @@ typedef struct pxcy_heap {
     pxcy_pool *pool;
     size_t bytes;         /* payload capacity held */
     size_t limit;         /* upper bound on bytes (0: none) */
-    size_t *peak;         /* high-water mark of bytes, when not NULL (stats) */
 } pxcy_heap;
 
 typedef struct pxcy_snapshot {
@@ -195,7 +196,6 @@ static inline void pxcy_heap_init(pxcy_heap *h, pxcy_pool *pool, size_t limit) {
     h->pool = pool;
     h->bytes = 0;
     h->limit = limit;
-    h->peak = NULL;
 }
 
 static inline int pxcy__heap_grow(pxcy_heap *h, size_t need) {
@@ -211,7 +211,7 @@ static inline int pxcy__heap_grow(pxcy_heap *h, size_t need) {
     else h->bottom = b;
     h->top = b;
     h->bytes += b->cap;
-    if (h->peak && h->bytes > *h->peak) __atomic_store_n(h->peak, h->bytes, __ATOMIC_RELAXED);
+    if (h->bytes > h->pool->peak) __atomic_store_n(&h->pool->peak, h->bytes, __ATOMIC_RELAXED);
     return 0;
 }
 

@@ -8,6 +8,11 @@
 # timers, heaps and pending input: from then on nothing of the protocol is read or
 # written, and output it queues from connection_lost is refused (-1, error EPIPE).
 
+cdef inline PyObject* conn_proto(Conn* c) noexcept nogil:
+    """This connection's copy of the prototype: right after the record."""
+    return <PyObject*>(<char*>c + round16(sizeof(Conn)))
+
+
 cdef inline PyObject* bind(Worker* w, Conn* c) noexcept nogil:
     """The worker's Transport, pointed at c (borrowed: no reference counting)."""
     (<Transport>w.transport)._conn = c
@@ -26,14 +31,11 @@ cdef Conn* conn_new(Worker* w, int fd) noexcept nogil:
             return NULL
     memset(c, 0, sizeof(Conn))
     c.fd = fd
-    c.w = w
     c.state = CS_OPEN
     c.t_conn = -1
     c.t_user = -1
-    c.proto = <PyObject*>(<char*>c + round16(sizeof(Conn)))
-    memcpy(c.proto, core.prototype, core.proto_size)
+    memcpy(conn_proto(c), core.prototype, core.proto_size)
     pxcy_heap_init(&c.th, &w.tpool, w.cfg.transient_limit)
-    c.th.peak = <size_t*>&w.stats.transient_peak
     pxcy_pheap_init(&c.ph, &w.ppool, w.cfg.persistent_limit)
     c.last_active = w.now
     c.next = w.conns
@@ -49,7 +51,6 @@ cdef void ready_push(Worker* w, Conn* c) noexcept nogil:
     if c.in_ready:
         return
     c.in_ready = 1
-    c.ready_turn = <uint32_t>w.turn
     c.ready_next = NULL
     c.ready_prev = w.ready_tail
     if w.ready_tail != NULL:
@@ -63,6 +64,8 @@ cdef inline void ready_remove(Worker* w, Conn* c) noexcept nogil:
     if not c.in_ready:
         return
     c.in_ready = 0
+    if w.ready_stop == c:
+        w.ready_stop = c.ready_prev     # the running pass now ends before c
     if c.ready_prev != NULL:
         c.ready_prev.ready_next = c.ready_next
     else:
@@ -82,7 +85,7 @@ cdef int conn_after(Worker* w, Conn* c, int ret) noexcept nogil:
             pxcy_stat_add(&w.stats.errors, 1)
         conn_abort(w, c)
         return -1
-    c.resv = NULL
+    w.resv = NULL
     queue_mark(c)
     return conn_write(w, c)
 
@@ -123,14 +126,14 @@ cdef int conn_write(Worker* w, Conn* c) noexcept nogil:
         if not c.sent:
             break
         c.sent = 0
-        r = (<Protocol>c.proto).send_complete(<Transport>bind(w, c))
+        r = (<Protocol>conn_proto(c)).send_complete(<Transport>bind(w, c))
         pxcy_stat_add(&w.stats.callbacks, 1)
         if r < 0 or c.abort_req:
             if r < 0:
                 pxcy_stat_add(&w.stats.errors, 1)
             conn_abort(w, c)
             return -1
-        c.resv = NULL
+        w.resv = NULL
         queue_mark(c)
         rounds += 1
         if rounds >= 16 and c.out_head != NULL:
@@ -156,7 +159,7 @@ cdef int conn_eof(Worker* w, Conn* c) noexcept nogil:
     c.peer_eof = 1
     pxcy_stat_add(&w.stats.eofs, 1)
     if c.state == CS_OPEN:
-        ret = (<Protocol>c.proto).eof_received(<Transport>bind(w, c))
+        ret = (<Protocol>conn_proto(c)).eof_received(<Transport>bind(w, c))
         pxcy_stat_add(&w.stats.callbacks, 1)
         if ret < 0 or c.abort_req:
             return conn_after(w, c, ret)
@@ -197,14 +200,14 @@ cdef void conn_lost(Worker* w, Conn* c) noexcept nogil:
     c.after_drain = D_NONE
     if c.made:
         c.made = 0
-        (<Protocol>c.proto).connection_lost(<Transport>bind(w, c))
+        (<Protocol>conn_proto(c)).connection_lost(<Transport>bind(w, c))
         pxcy_stat_add(&w.stats.callbacks, 1)
     timer_user_clear(w, c)
     queue_release(c)
     pxcy_heap_reset(&c.th)
     pxcy_pheap_reset(&c.ph)
     input_release(w, c)
-    c.resv = NULL
+    w.resv = NULL
 
 
 cdef void conn_abort(Worker* w, Conn* c) noexcept nogil:

@@ -37,7 +37,7 @@ cdef class Harness:
         if self.c == NULL:
             raise MemoryError()
         self.c.made = 1
-        conn_after(self.w, self.c, (<Protocol>self.c.proto).connection_made(<Transport>bind(self.w, self.c)))
+        conn_after(self.w, self.c, (<Protocol>conn_proto(self.c)).connection_made(<Transport>bind(self.w, self.c)))
         self._settle()
 
     def __dealloc__(self):
@@ -81,7 +81,7 @@ cdef class Harness:
                 if input_reserve(self.w, c, k) < 0:
                     raise MemoryError()
                 memcpy(PXCY_PAYLOAD(c.inb) + c.in_len, &mv[off], k)
-                c.in_len += k
+                c.in_len += <uint32_t>k
                 conn_deliver(self.w, c, PXCY_PAYLOAD(c.inb) + c.in_off, c.in_len - c.in_off, True)
             else:
                 memcpy(self.w.rbuf, &mv[off], k)
@@ -134,7 +134,7 @@ cdef class Harness:
     def stats(self):
         return {"callbacks": self.w.stats.callbacks, "requests": self.w.stats.requests,
                 "redeliveries": self.w.stats.redeliveries,
-                "transient_peak": self.w.stats.transient_peak}
+                "transient_peak": self.w.tpool.peak}
 
 
 def debug_enabled():

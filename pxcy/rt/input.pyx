@@ -21,7 +21,7 @@ cdef inline void input_release(Worker* w, Conn* c) noexcept nogil:
 
 cdef int input_reserve(Worker* w, Conn* c, size_t room) noexcept nogil:
     """At least `room` free bytes after the pending input (compacting or growing)."""
-    cdef size_t pend = c.in_len - c.in_off
+    cdef size_t pend = <size_t>(c.in_len - c.in_off)
     cdef size_t need
     cdef pxcy_block* nb
     if c.inb != NULL and c.inb.cap - c.in_len >= room:
@@ -30,7 +30,7 @@ cdef int input_reserve(Worker* w, Conn* c, size_t room) noexcept nogil:
         # compact: the pending bytes move at most once per buffer's worth consumed
         memcpy(PXCY_PAYLOAD(c.inb), PXCY_PAYLOAD(c.inb) + c.in_off, pend)
         c.in_off = 0
-        c.in_len = pend
+        c.in_len = <uint32_t>pend
         return 0
     need = pend + room
     if c.inb != NULL and need < 2 * c.inb.cap:
@@ -44,7 +44,7 @@ cdef int input_reserve(Worker* w, Conn* c, size_t room) noexcept nogil:
         pxcy_pool_put(&w.tpool, c.inb)
     c.inb = nb
     c.in_off = 0
-    c.in_len = pend
+    c.in_len = <uint32_t>pend
     pxcy_stat_max(&w.stats.input_peak, <uint64_t>nb.cap)
     return 0
 
@@ -55,12 +55,12 @@ cdef int conn_deliver(Worker* w, Conn* c, const char* data, size_t n, bint in_bu
     read buffer. 0: alive, -1: the protocol is gone."""
     cdef int ret
     cdef size_t k
-    c.pushback = 0
-    c.cur_len = n
+    w.cb_pushback = 0
+    w.cb_len = n
     c.want &= ~W_REDELIVER
-    ret = (<Protocol>c.proto).data_received(<Transport>bind(w, c), data, n)
+    ret = (<Protocol>conn_proto(c)).data_received(<Transport>bind(w, c), data, n)
     pxcy_stat_add(&w.stats.callbacks, 1)
-    k = c.pushback
+    k = w.cb_pushback
     if k == 0:
         if c.inb != NULL:
             input_release(w, c)
@@ -72,7 +72,7 @@ cdef int conn_deliver(Worker* w, Conn* c, const char* data, size_t n, bint in_bu
             c.err = ENOBUFS
             ret = -1
         elif in_buffer:
-            c.in_off = c.in_len - k     # consumed in place: no copy
+            c.in_off = c.in_len - <uint32_t>k   # consumed in place: no copy
         else:
             if input_reserve(w, c, k + MIN_ROOM) < 0:
                 c.err = ENOMEM
@@ -80,7 +80,7 @@ cdef int conn_deliver(Worker* w, Conn* c, const char* data, size_t n, bint in_bu
             else:
                 memcpy(PXCY_PAYLOAD(c.inb), data + n - k, k)
                 c.in_off = 0
-                c.in_len = k
+                c.in_len = <uint32_t>k
         c.stalled = k == n
         if k < n and ret >= 0:
             c.want |= W_REDELIVER       # progress made: it may make more without new bytes
@@ -90,8 +90,8 @@ cdef int conn_deliver(Worker* w, Conn* c, const char* data, size_t n, bint in_bu
 
 cdef int conn_redeliver(Worker* w, Conn* c) noexcept nogil:
     """Pending input delivered again without new bytes (counts against the budget)."""
-    if c.turn != w.turn:
-        c.turn = w.turn
+    if c.turn != <uint32_t>w.turn:
+        c.turn = <uint32_t>w.turn
         c.reads_turn = 0
     if c.reads_turn >= w.cfg.read_budget:
         ready_push(w, c)
@@ -111,8 +111,8 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
     cdef size_t want
     cdef char* buf
     cdef bint pending
-    if c.turn != w.turn:
-        c.turn = w.turn
+    if c.turn != <uint32_t>w.turn:
+        c.turn = <uint32_t>w.turn
         c.reads_turn = 0
     while True:
         if c.state != CS_OPEN and c.state != CS_WR_SHUT:
@@ -147,7 +147,7 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
             c.last_active = w.now
             c.want &= ~W_READ
             if pending:
-                c.in_len += <size_t>r
+                c.in_len += <uint32_t>r
                 if conn_deliver(w, c, PXCY_PAYLOAD(c.inb) + c.in_off, c.in_len - c.in_off, True) < 0:
                     return -1
             elif conn_deliver(w, c, w.rbuf, <size_t>r, False) < 0:

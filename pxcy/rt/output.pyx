@@ -3,7 +3,7 @@
 # (files; SIGPIPE is blocked in worker threads), and the per-callback heap
 # segments released as the items that end them are written.
 
-cdef inline int queue_item(Conn* c, const char* data, int fd, bint close_fd, uint64_t off,
+cdef inline int queue_item(Worker* w, Conn* c, const char* data, int fd, bint close_fd, uint64_t off,
                            uint64_t n) noexcept nogil:
     """Append an output item (memory: fd -1; file: fd, offset) for n bytes."""
     cdef OutItem* it = <OutItem*>pxcy_heap_alloc(&c.th, sizeof(OutItem))
@@ -20,14 +20,14 @@ cdef inline int queue_item(Conn* c, const char* data, int fd, bint close_fd, uin
         c.out_tail.next = it
     else:
         c.out_head = it
-        c.last_write = c.w.now          # the write-progress clock starts now
+        c.last_write = w.now          # the write-progress clock starts now
     c.out_tail = it
     c.out_bytes += n
     c.sent = 1
     return 0
 
 
-cdef inline int queue_mem(Conn* c, const char* p, size_t n) noexcept nogil:
+cdef inline int queue_mem(Worker* w, Conn* c, const char* p, size_t n) noexcept nogil:
     """Queue n bytes at p; extends the last memory item when p continues it."""
     cdef OutItem* it = c.out_tail
     if it != NULL and it.fd < 0 and it.data + it.len == p:
@@ -35,7 +35,7 @@ cdef inline int queue_mem(Conn* c, const char* p, size_t n) noexcept nogil:
         c.out_bytes += n
         c.sent = 1
         return 0
-    return queue_item(c, p, -1, False, 0, n)
+    return queue_item(w, c, p, -1, False, 0, n)
 
 
 cdef enum:
@@ -46,7 +46,7 @@ cdef inline size_t item_room() noexcept nogil:
     return sizeof(OutItem) + 16
 
 
-cdef inline int queue_mem_big(Conn* c, char* p, size_t n) noexcept nogil:
+cdef inline int queue_mem_big(Worker* w, Conn* c, char* p, size_t n) noexcept nogil:
     """Queue n bytes at p, the start of a reservation of n + item_room() bytes: the
     queue item goes right after the data, in the same block (a large send fills
     one dedicated block; its item would otherwise take a fresh standard block)."""
@@ -71,7 +71,7 @@ cdef inline int queue_mem_big(Conn* c, char* p, size_t n) noexcept nogil:
         tail.next = it
     else:
         c.out_head = it
-        c.last_write = c.w.now
+        c.last_write = w.now
     c.out_tail = it
     c.out_bytes += n
     c.sent = 1

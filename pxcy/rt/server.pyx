@@ -44,14 +44,14 @@ cdef Core* core_new(dict cfg) except NULL:
     cdef void* line = NULL
     c.backlog = <int>_size_opt(cfg, "backlog", 1, 1 << 20)
     c.max_connections = <int>_size_opt(cfg, "max_connections", 1, 1 << 30)
-    c.read_size = _size_opt(cfg, "read_size", 1024, 1 << 30)
-    c.max_pending_input = _size_opt(cfg, "max_pending_input", 0, 1 << 40)
+    c.read_size = _size_opt(cfg, "read_size", 1024, 1 << 28)
+    c.max_pending_input = _size_opt(cfg, "max_pending_input", 0, 1 << 30)
     c.max_unsent = _size_opt(cfg, "max_unsent", 1, 1 << 40)
     c.transient_limit = _size_opt(cfg, "transient_limit", 0, 1 << 50)
     c.persistent_limit = _size_opt(cfg, "persistent_limit", 0, 1 << 50)
     c.block_size = _size_opt(cfg, "block_size", 256, 1 << 30)
     c.pool_blocks = _size_opt(cfg, "pool_blocks", 0, 1 << 20)
-    c.read_budget = <uint32_t>_size_opt(cfg, "read_budget", 1, 1 << 20)
+    c.read_budget = <uint32_t>_size_opt(cfg, "read_budget", 1, 65535)
     c.stop_timeout_ms = _ms_opt(cfg, "stop_timeout")
     c.linger_ms = _ms_opt(cfg, "linger")
     c.write_timeout_ms = _ms_opt(cfg, "write_timeout")
@@ -309,7 +309,10 @@ cdef class Server:
                 for j, k in enumerate(STAT_KEYS):
                     out[k] += pxcy_load_u64(&s[_STAT_INDEX[k]])
                 for k in MAX_KEYS:
-                    out[k] = max(out[k], pxcy_load_u64(&s[_STAT_INDEX[k]]))
+                    if k == "transient_peak":   # kept by the worker's block pool
+                        out[k] = max(out[k], pxcy_load_size(&w.tpool.peak))
+                    else:
+                        out[k] = max(out[k], pxcy_load_u64(&s[_STAT_INDEX[k]]))
         return out
 
     def __enter__(self):
@@ -325,6 +328,9 @@ cdef class Server:
 _STAT_ORDER = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callbacks", "reads",
                "writes", "requests", "errors", "accept_pauses", "turns", "budget_yields",
                "max_reads_per_turn", "redeliveries", "eofs", "idle_timeouts", "deadline_timeouts",
-               "write_timeouts", "timers_fired", "transient_peak", "input_peak", "refused_sends")
+               "write_timeouts", "timers_fired", "input_peak", "refused_sends")
 _STAT_INDEX = {k: i for i, k in enumerate(_STAT_ORDER)}
 assert len(_STAT_ORDER) * 8 == sizeof(Stats)
+
+# bytes of a connection record before the protocol copy (idle-memory accounting)
+CONN_RECORD_BYTES = round16(sizeof(Conn))

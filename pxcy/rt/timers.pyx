@@ -146,7 +146,6 @@ cdef int64_t timer_user_add(Worker* w, Conn* c, uint32_t ms, uint64_t token) noe
     if c.t_user >= 0:
         w.tslots[c.t_user].cprev = s
     c.t_user = s
-    c.n_user += 1
     timer_arm(w, s, w.now + ms)
     return (<int64_t>(t.gen & 0x7fffffff) << 32) | s
 
@@ -159,7 +158,6 @@ cdef void timer_user_unlink(Worker* w, Conn* c, int32_t s) noexcept nogil:
         c.t_user = t.cnext
     if t.cnext >= 0:
         w.tslots[t.cnext].cprev = t.cprev
-    c.n_user -= 1
     # the free list reuses cnext: release after unlinking
     timer_release(w, s)
 
@@ -206,7 +204,7 @@ cdef void timers_run(Worker* w) noexcept nogil:
             timer_user_unlink(w, c, s)       # fired: its id is stale from now on
             if c.state == CS_OPEN or c.state == CS_RD_EOF or c.state == CS_WR_SHUT:
                 pxcy_stat_add(&w.stats.timers_fired, 1)
-                ret = (<Protocol>c.proto).timer_fired(<Transport>bind(w, c), token)
+                ret = (<Protocol>conn_proto(c)).timer_fired(<Transport>bind(w, c), token)
                 pxcy_stat_add(&w.stats.callbacks, 1)
                 conn_after(w, c, ret)
         elif t.kind == T_CONN:

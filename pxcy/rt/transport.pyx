@@ -8,9 +8,9 @@ cdef inline bint conn_writable(Conn* c) noexcept nogil:
         and c.after_drain == D_NONE
 
 
-cdef int refuse(Conn* c, int err) noexcept nogil:
+cdef int refuse(Worker* w, Conn* c, int err) noexcept nogil:
     c.err = err
-    pxcy_stat_add(&c.w.stats.refused_sends, 1)
+    pxcy_stat_add(&w.stats.refused_sends, 1)
     return -1
 
 
@@ -38,32 +38,32 @@ cdef class Transport:
         if n == 0:
             return 0
         if not conn_writable(c):
-            return refuse(c, EPIPE)
-        c.resv = NULL
+            return refuse(<Worker*>self._worker, c, EPIPE)
+        (<Worker*>self._worker).resv = NULL
         if n >= BIG_SEND:
             if n > PXCY_MAX_ALLOC:
-                return refuse(c, ENOMEM)
+                return refuse(<Worker*>self._worker, c, ENOMEM)
             p = pxcy_heap_reserve(&c.th, n + item_room())
             if p == NULL:
-                return refuse(c, ENOMEM)
+                return refuse(<Worker*>self._worker, c, ENOMEM)
             memcpy(p, data, n)
-            return queue_mem_big(c, p, n)
+            return queue_mem_big(<Worker*>self._worker, c, p, n)
         p = pxcy_heap_reserve(&c.th, n)
         if p == NULL:
-            return refuse(c, ENOMEM)
+            return refuse(<Worker*>self._worker, c, ENOMEM)
         memcpy(p, data, n)
         pxcy_heap_commit(&c.th, n)
-        return queue_mem(c, p, n)
+        return queue_mem(<Worker*>self._worker, c, p, n)
 
     cdef int send_nocopy(self, const void* data, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
         if n == 0:
             return 0
         if not conn_writable(c):
-            return refuse(c, EPIPE)
+            return refuse(<Worker*>self._worker, c, EPIPE)
         if pxcy_debug_enabled:
             check_pointer(c, data, "Transport.send_nocopy")
-        return queue_mem(c, <const char*>data, n)
+        return queue_mem(<Worker*>self._worker, c, <const char*>data, n)
 
     cdef char* reserve(self, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
@@ -72,41 +72,41 @@ cdef class Transport:
             p = pxcy_heap_reserve(&c.th, n + item_room())    # room for its queue item
         else:
             p = pxcy_heap_reserve(&c.th, n)
-        c.resv = p
-        c.resv_len = n if p != NULL else 0
+        (<Worker*>self._worker).resv = p
+        (<Worker*>self._worker).resv_len = n if p != NULL else 0
         if p == NULL:
             c.err = ENOMEM
         return p
 
     cdef int commit(self, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
-        cdef char* p = c.resv
+        cdef char* p = (<Worker*>self._worker).resv
         # the pairing check: a live reservation, n within it, nothing allocated since
-        if p == NULL or n > c.resv_len or p != pxcy_heap_end(&c.th):
+        if p == NULL or n > (<Worker*>self._worker).resv_len or p != pxcy_heap_end(&c.th):
             if pxcy_debug_enabled:
                 PXCY_FAIL("Transport.commit(%zu): %s", n,
                           <const char*>"no reservation (commit without reserve, or after another send/alloc)"
                           if p == NULL or p != pxcy_heap_end(&c.th) else
                           <const char*>"more than the last reserve() asked for")
-            c.resv = NULL
+            (<Worker*>self._worker).resv = NULL
             c.err = EINVAL
             return -1
-        c.resv = NULL
+        (<Worker*>self._worker).resv = NULL
         if n == 0:
             return 0
         if not conn_writable(c):
-            return refuse(c, EPIPE)
-        if c.resv_len >= BIG_SEND:
-            return queue_mem_big(c, p, n)
+            return refuse(<Worker*>self._worker, c, EPIPE)
+        if (<Worker*>self._worker).resv_len >= BIG_SEND:
+            return queue_mem_big(<Worker*>self._worker, c, p, n)
         pxcy_heap_commit(&c.th, n)
-        return queue_mem(c, p, n)
+        return queue_mem(<Worker*>self._worker, c, p, n)
 
     cdef int sendfile(self, int fd, uint64_t offset, uint64_t count, bint close_after) noexcept nogil:
         # fd ownership: with close_after the fd is ours from here on, on every path
         cdef Conn* c = <Conn*>self._conn
         cdef struct_stat st
         if not conn_writable(c):
-            refuse(c, EPIPE)
+            refuse(<Worker*>self._worker, c, EPIPE)
             return drop_fd(fd, close_after)
         if count == <uint64_t>-1:
             if fstat(fd, &st) < 0:
@@ -120,7 +120,7 @@ cdef class Transport:
             if close_after:
                 c_close(fd)
             return 0
-        if queue_item(c, NULL, fd, close_after, offset, count) < 0:
+        if queue_item(<Worker*>self._worker, c, NULL, fd, close_after, offset, count) < 0:
             c.err = ENOMEM
             return drop_fd(fd, close_after)
         return 0
@@ -129,7 +129,7 @@ cdef class Transport:
         cdef Conn* c = <Conn*>self._conn
         cdef int fd
         if not conn_writable(c):
-            return refuse(c, EPIPE)
+            return refuse(<Worker*>self._worker, c, EPIPE)
         fd = c_open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0:
             c.err = errno
@@ -141,7 +141,7 @@ cdef class Transport:
 
     cdef void* alloc(self, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
-        c.resv = NULL
+        (<Worker*>self._worker).resv = NULL
         return pxcy_heap_alloc(&c.th, n)
 
     cdef pxcy_bytes persist(self, pxcy_bytes old, const void* data, size_t n) noexcept nogil:
@@ -175,10 +175,11 @@ cdef class Transport:
 
     cdef int pushback(self, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
-        if n > c.cur_len:
+        cdef Worker* w = <Worker*>self._worker
+        if n > w.cb_len:
             c.err = EINVAL
             return -1
-        c.pushback = n
+        w.cb_pushback = n
         return 0
 
     cdef void pause_reading(self) noexcept nogil:

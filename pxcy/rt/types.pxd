@@ -66,7 +66,6 @@ cdef struct Stats:
     uint64_t deadline_timeouts
     uint64_t write_timeouts
     uint64_t timers_fired
-    uint64_t transient_peak     # largest transient heap of any connection (bytes)
     uint64_t input_peak         # largest input buffer of any connection (bytes)
     uint64_t refused_sends      # output refused (queued after close / from connection_lost)
 
@@ -100,34 +99,26 @@ cdef struct Conn:
     uint8_t stalled             # last pushback made no progress (k == n)
     uint8_t abort_req           # Transport.abort() during a callback
     uint16_t err                # errno of the last failed operation (Transport.error)
-    uint32_t reads_turn         # reads this loop turn (fairness)
-    uint64_t turn               # loop turn reads_turn counts for
-    Worker* w
+    uint16_t reads_turn         # reads this loop turn (fairness)
+    uint32_t turn               # loop turn (low bits of Worker.turn) reads_turn counts for
     Conn* prev                  # worker's list of open connections
     Conn* next
     Conn* ready_prev            # worker's ready list (O(1) removal)
     Conn* ready_next
-    PyObject* proto             # this connection's copy of the prototype (right after Conn)
     pxcy_heap th                # transient heap
     pxcy_pheap ph               # persistent heap
     OutItem* out_head
     OutItem* out_tail
     uint64_t out_bytes          # unsent bytes (memory + file)
     pxcy_block* inb             # input buffer (only while input is pending)
-    size_t in_off               # pending input: inb payload [in_off, in_len)
-    size_t in_len
-    size_t pushback             # set by Transport.pushback during data_received
-    size_t cur_len              # length of the data of the current data_received
-    char* resv                  # Transport.reserve: start of the reservation (NULL: none)
-    size_t resv_len
+    uint32_t in_off             # pending input: inb payload [in_off, in_len)
+    uint32_t in_len
     uint64_t last_active        # ms, worker clock: last read or write progress
     uint64_t last_write         # ms: last write progress, or when the queue became non-empty
-    uint32_t ready_turn         # Worker.turn when put on the ready list
     uint64_t deadline           # ms, absolute; 0: none
     uint32_t idle_ms            # 0: none
     int32_t t_conn              # slot of the T_CONN timer (-1: none)
     int32_t t_user              # first user timer slot (list through Timer.cnext; -1: none)
-    uint32_t n_user             # armed user timers
 
 
 cdef struct Timer:
@@ -173,9 +164,15 @@ cdef struct Worker:
     size_t nfree_conns
     Conn* ready                 # head of the ready list (doubly linked)
     Conn* ready_tail
+    Conn* ready_stop            # the last entry of the running ready pass
     PyObject* transport
     uint64_t now
     uint64_t turn
+    # the callback running now (one at a time per worker): kept here, not per connection
+    size_t cb_pushback          # set by Transport.pushback during data_received
+    size_t cb_len               # length of the data of the current data_received
+    char* resv                  # Transport.reserve: start of the reservation (NULL: none)
+    size_t resv_len
     uint64_t stop_deadline
     size_t nconns
     # timers: a binary min-heap of slot indices ordered by (when, seq)

@@ -60,7 +60,7 @@ cdef void worker_accept(Worker* w) noexcept nogil:
             conn_free(w, c)
             continue
         c.made = 1
-        conn_after(w, c, (<Protocol>c.proto).connection_made(<Transport>bind(w, c)))
+        conn_after(w, c, (<Protocol>conn_proto(c)).connection_made(<Transport>bind(w, c)))
 
 
 cdef void worker_listen(Worker* w) noexcept nogil:
@@ -80,11 +80,17 @@ cdef void worker_run_ready(Worker* w) noexcept nogil:
     """One pass over the ready list: the connections put there before the pass
     (those put there during it wait for the next turn, after epoll)."""
     cdef Conn* c
+    cdef bint last
     w.turn += 1
-    while w.ready != NULL and w.ready.ready_turn != <uint32_t>w.turn:
+    w.ready_stop = w.ready_tail
+    while w.ready != NULL and w.ready_stop != NULL:
         c = w.ready
+        last = c == w.ready_stop
         ready_remove(w, c)
         conn_run(w, c)
+        if last:
+            break
+    w.ready_stop = NULL
 
 
 cdef void worker_begin_stop(Worker* w) noexcept nogil:
