@@ -134,6 +134,9 @@ cdef int conn_write(Worker* w, Conn* c) noexcept nogil:
             conn_abort(w, c)
             return -1
         w.resv = NULL
+        if c.out_head == NULL and c.state < CS_CLOSING and c.after_drain == D_NONE:
+            pxcy_heap_reset(&c.th)      # send_complete queued nothing: done
+            break
         queue_mark(c)
         rounds += 1
         if rounds >= 16 and c.out_head != NULL:

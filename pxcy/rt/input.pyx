@@ -143,7 +143,8 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
             c.reads_turn += 1
             pxcy_stat_add(&w.stats.reads, 1)
             pxcy_stat_add(&w.stats.bytes_in, <uint64_t>r)
-            pxcy_stat_max(&w.stats.max_reads_per_turn, <uint64_t>c.reads_turn)
+            if c.reads_turn > 1:
+                pxcy_stat_max(&w.stats.max_reads_per_turn, <uint64_t>c.reads_turn)
             c.last_active = w.now
             c.want &= ~W_READ
             if pending:

@@ -313,6 +313,8 @@ cdef class Server:
                         out[k] = max(out[k], pxcy_load_size(&w.tpool.peak))
                     else:
                         out[k] = max(out[k], pxcy_load_u64(&s[_STAT_INDEX[k]]))
+        if out["reads"] and not out["max_reads_per_turn"]:
+            out["max_reads_per_turn"] = 1      # (only turns with 2+ reads are recorded)
         return out
 
     def __enter__(self):
