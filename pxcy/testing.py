@@ -8,7 +8,9 @@ The connection, its heaps, the output queue and heap rollback are the real ones
 (debugger- and sanitizer-friendly); only the socket is replaced: `feed(data)` is
 one read, its return value is everything the handler sent in response (file
 ranges queued with sendfile are read back with pread). `closed` tells whether the
-handler closed the connection; `close()` runs connection_lost.
+handler closed the connection; `close()` runs connection_lost; `feed_eof()` is the
+peer's half-close (eof_received); `advance()` fires the timers that are due (the
+harness follows the real clock). Pushed-back input is redelivered as on a socket.
 """
 from pxcy.runtime import Harness
 
