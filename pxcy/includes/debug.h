@@ -68,6 +68,12 @@ PXCY_UNUSED static void pxcy__backtrace(void) {
     const char *sym = getenv("PXCY_DEBUG_SYMBOLIZE");
     if (sym && strcmp(sym, "0") == 0) return;
     pxcy__write("pxcy debug: source lines (addr2line):\n");
+    {   /* worker threads block every asynchronous signal; addr2line (and the
+           sanitizers' process spawning) expect the default mask: we abort anyway */
+        sigset_t none;
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, NULL);
+    }
     for (int i = 1; i < n; i++) {
         Dl_info info;
         if (!dladdr(frames[i], &info) || !info.dli_fname || !info.dli_fbase) continue;
