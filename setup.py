@@ -50,7 +50,7 @@ setup(
     packages=["pxcy", "pxcy.protocols", "pxcy.templates"],
     package_dir={"pxcy.templates": "templates"},
     package_data={
-        "pxcy": ["*.pxd", "*.pyx", "includes/*.h"],
+        "pxcy": ["*.pxd", "*.pyx", "includes/*.h", "includes/*.pxd", "rt/*.pyx", "rt/*.pxd"],
         "pxcy.protocols": ["*.pxd", "*.pyx", "includes/*.h"],
         "pxcy.templates": ["**/*", "*/*", "*/*/*", "*/*/*/*"],
     },
