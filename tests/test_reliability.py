@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import random
 import shutil
 import signal
@@ -419,7 +420,7 @@ def test_sigterm_under_load_finishes_started_responses_and_exits_0(protos):
     try:
         line = p.stdout.readline()
         assert "serving" in line, (line, p.stderr.read() if p.poll() is not None else "")
-        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+        port = int(re.search(r"://127\.0\.0\.1:(\d+)", line).group(1))
         pattern = (bytes(range(251)) * ((4 * MiB) // 251 + 2))
         lock = threading.Lock()
         counts = {"complete": 0, "partial": 0, "bad": 0, "refused": 0, "after_term": 0}

@@ -87,6 +87,11 @@ fi
 for f in /etc/pip.conf /etc/xdg/pip; do
     [ -e "$f" ] && mkdir -p "$TARGET$(dirname "$f")" && cp -r "$f" "$TARGET$f"
 done
+# local CA certificates (e.g. a proxy's): the chroot's bundle must trust them as the host's does
+if ls /usr/local/share/ca-certificates/* >/dev/null 2>&1; then
+    cp -r /usr/local/share/ca-certificates/. "$TARGET/usr/local/share/ca-certificates/"
+    chroot "$TARGET" /usr/sbin/update-ca-certificates >/dev/null 2>&1
+fi
 pip_env=()
 for v in $(env | grep -o '^PIP_[A-Z_]*' || true); do pip_env+=("$v=${!v}"); done
 # local folders named by the pip configuration (file:// indexes, find-links)
@@ -167,5 +172,5 @@ log "make test: exit status $test_rc after $test_s s"
 echo
 echo "fresh-machine summary ($(git -C "$REPO" rev-parse --short HEAD) on Debian $(cat "$TARGET/etc/debian_version")):"
 echo "  make demo: $([ $demo_rc = 0 ] && echo ok || echo FAILED) ($demo_s s, exit status $demo_rc)"
-echo "  make test: $([ $test_rc = 0 ] && echo ok || echo FAILED) ($test_s s, exit status $test_rc): $(grep -E '(passed|failed|error)' "$WORK/test.log" | tail -1)"
+echo "  make test: $([ $test_rc = 0 ] && echo ok || echo FAILED) ($test_s s, exit status $test_rc): $(grep -E '[0-9]+ (passed|failed|errors?)\b' "$WORK/test.log" | tail -1)"
 [ $demo_rc = 0 ] && [ $test_rc = 0 ]
