@@ -9,6 +9,8 @@ VENV := $(CURDIR)/.venv
 PYTHON := $(VENV)/bin/python
 export PYTHON
 export PATH := $(VENV)/bin:$(PATH)
+# the venv alone decides what is imported (not a PYTHONPATH left in the shell)
+unexport PYTHONPATH PYTHONHOME
 DEMO_ARGS ?=
 
 .PHONY: setup demo test build bench clean

@@ -1073,9 +1073,10 @@ cdef class Server:
         cdef int i
         cdef uint64_t one = 1
         cdef Worker* w
-        if self._state != 1:
-            return
-        self._state = 2
+        with cython.critical_section(self):     # free-threaded: one stop() joins the workers
+            if self._state != 1:
+                return
+            self._state = 2
         pxcy_store_int(&self.core.stopping, 1)
         with nogil:
             for i in range(self.core.nworkers):

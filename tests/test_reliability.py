@@ -286,10 +286,11 @@ def test_slow_readers_memory_bounded_by_backpressure(child):
     assert wait_for(lambda: srv.stats()["connections"] == 0, tries=400)
 
 
-def test_idle_keepalive_connections_and_active_clients(child):
+def test_idle_keepalive_connections_and_active_clients(child, nofile):
     """2,000 idle keep-alive connections do not disturb active clients; memory per
     idle connection is measured (bench/soak/run.sh measures 10,000)."""
     nidle = 2000
+    nofile(nidle + 512)          # client sockets here, their peers in the child
     srv = child("pxcy.protocols.echo:Echo", workers=2)
     rss0 = proc_rss(srv.pid)
     idle = []

@@ -3,41 +3,30 @@ a new virtual environment with nothing but pytest beside it, then the tutorial:
 `pxcy new demo`, `pxcy build`, `python -m pytest`, `pip install -e . --no-build-isolation`,
 serving. Also the sdist. Slow (two builds of pxcy, a venv, numpy and Cython from the
 index), so the wheel is built once per session; still part of `make test`."""
+import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tarfile
 import urllib.request
-import venv
 import zipfile
 
 import pytest
 
+from checkout import source_copy
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
+# the interpreter our venv was made from (a new venv from it has nothing installed)
+BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 
 
 def run(cmd, cwd, env=None, timeout=900):
     r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"{cmd} (in {cwd}) failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
     return r
-
-
-def source_copy(dest):
-    """The checkout's sources (tracked and not ignored): no build outputs, no venv."""
-    r = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                       cwd=ROOT, capture_output=True)
-    if r.returncode != 0:
-        pytest.skip("not a git checkout")
-    for rel in r.stdout.decode().split("\0"):
-        src = os.path.join(ROOT, rel)
-        if rel and os.path.isfile(src):
-            os.makedirs(os.path.join(dest, os.path.dirname(rel)), exist_ok=True)
-            shutil.copy2(src, os.path.join(dest, rel))
-    return dest
 
 
 def clean_env(venv_dir=None):
@@ -68,9 +57,13 @@ def wheel(tmp_path_factory):
 def wheel_venv(wheel, tmp_path_factory):
     """A new venv holding only the pxcy wheel (and what it depends on) and pytest."""
     d = str(tmp_path_factory.mktemp("venv") / "v")
-    venv.EnvBuilder(with_pip=True).create(d)
+    run([BASE_PYTHON, "-m", "venv", d], cwd=str(tmp_path_factory.getbasetemp()), env=clean_env())
     py = os.path.join(d, "bin", "python")
     run([py, "-m", "pip", "install", "-q", wheel, "pytest"], cwd=d, env=clean_env(d))
+    # nothing else: pxcy's own dependencies (numpy, Cython, setuptools) and pytest's
+    r = run([py, "-m", "pip", "list", "--format=freeze"], cwd=d, env=clean_env(d))
+    names = {line.split("==")[0].lower() for line in r.stdout.split()}
+    assert {"pxcy", "pytest", "cython", "numpy", "setuptools"} <= names, names
     return d
 
 
@@ -111,21 +104,32 @@ def test_wheel_alone_runs_the_tutorial(wheel_venv, tmp_path):
     r = run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=proj, env=env)
     assert " passed" in r.stdout and "failed" not in r.stdout, r.stdout
 
-    # the tutorial's project: http template, pip install -e . --no-build-isolation
-    run([pxcy_bin, "new", "web", "--template", "http"], cwd=str(tmp_path), env=env)
-    web = str(tmp_path / "web")
+    # docs/tutorial.md sections 1-2: http template, pip install -e . --no-build-isolation
+    tut = tmp_path / "tutorial"
+    tut.mkdir()
+    run([pxcy_bin, "new", "demo", "--template", "http"], cwd=str(tut), env=env)
+    web = str(tut / "demo")
     run([py, "-m", "pip", "install", "-q", "-e", ".", "--no-build-isolation"], cwd=web, env=env)
-    r = run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=web, env=env)
+    r = run([os.path.join(v, "bin", "pytest"), "-q", "-p", "no:cacheprovider"], cwd=web, env=env)
     assert " passed" in r.stdout and "failed" not in r.stdout, r.stdout
-    # installed: it imports from anywhere, and serves
-    p = subprocess.Popen([py, "-m", "web", "--port", "0", "--workers", "1"], cwd="/", env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # installed: `python -m demo` imports from anywhere; `pxcy run demo.handler:App`
+    for cmd, cwd in (([py, "-m", "demo"], "/"), ([pxcy_bin, "run", "demo.handler:App"], web)):
+        serve_and_check(cmd + ["--port", "0", "--workers", "1"], cwd, env)
+
+
+def serve_and_check(cmd, cwd, env):
+    """The tutorial's curl requests against a served http-template project; SIGTERM -> 0."""
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
     try:
         line = p.stdout.readline()
         m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert m, (line, p.stderr.read() if p.poll() is not None else "")
-        with urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/", timeout=10) as resp:
+        assert m, (cmd, line, p.stderr.read() if p.poll() is not None else "")
+        base = f"http://127.0.0.1:{m.group(1)}"
+        with urllib.request.urlopen(base + "/", timeout=10) as resp:
             assert resp.read() == b"Hello, World!\n"
+        with urllib.request.urlopen(base + "/table/16", timeout=10) as resp:
+            assert json.loads(resp.read()) == {"index": 16, "value": 4, "hits": 1}
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0
     finally:

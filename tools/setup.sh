@@ -12,13 +12,15 @@
 # pxcy on sys.path or by the current directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# nothing from the caller's environment decides which pxcy gets built or imported
+unset PYTHONPATH PYTHONHOME PYTHONSTARTUP VIRTUAL_ENV PYTHONNOUSERSITE
 ROOT=$(pwd -P)
 VENV=${PXCY_VENV:-$ROOT/.venv}
 BASE_PY=${PXCY_PYTHON:-python3}
 DEBS="python3 python3-venv python3-dev build-essential libdatrie-dev wrk nginx-light clang
       libclang-rt-14-dev chromium chromium-driver"
 # setuptools >= 70.1: editable installs without `wheel`; the rest: the demo and the tests
-PIPS="setuptools>=70.1 cython>=3.0 numpy datrie pytest selenium uvloop httptools"
+PIPS="setuptools>=70.1 cython>=3.1 numpy datrie pytest selenium uvloop httptools"
 PIP_QUIET=(-q --disable-pip-version-check)
 say() { echo "setup: $*"; }
 
