@@ -21,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
 # the interpreter our venv was made from (a new venv from it has nothing installed)
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
+_BUILT = {}
 
 
 def run(cmd, cwd, env=None, timeout=900):
@@ -40,31 +41,30 @@ def clean_env(venv_dir=None):
 
 
 @pytest.fixture(scope="session")
-def wheel(tmp_path_factory):
-    """`pip wheel . --no-deps` on a copy of the sources, with build isolation (the build
-    environment gets setuptools, Cython and NumPy from the index)."""
+def wheel_venv(tmp_path_factory):
+    """As docs/tutorial.md says: a new venv, then with its pip `pip wheel ./pxcy --no-deps
+    -w dist` (isolated build: setuptools, Cython and NumPy come from the index) and
+    `pip install dist/pxcy-*.whl pytest`. Returns the venv's folder."""
     base = tmp_path_factory.mktemp("wheel")
-    src = source_copy(str(base / "src"))
-    out = str(base / "dist")
-    run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q", "-w", out], cwd=src,
-        env=clean_env())
-    wheels = [f for f in os.listdir(out) if f.endswith(".whl")]
+    src = source_copy(str(base / "pxcy"))
+    d = str(base / "env")
+    run([BASE_PYTHON, "-m", "venv", d], cwd=str(base), env=clean_env())
+    pip = [os.path.join(d, "bin", "python"), "-m", "pip"]
+    run(pip + ["wheel", "./pxcy", "--no-deps", "-q", "-w", "dist"], cwd=str(base), env=clean_env(d))
+    wheels = [f for f in os.listdir(base / "dist") if f.endswith(".whl")]
     assert len(wheels) == 1, wheels
-    return os.path.join(out, wheels[0])
-
-
-@pytest.fixture(scope="session")
-def wheel_venv(wheel, tmp_path_factory):
-    """A new venv holding only the pxcy wheel (and what it depends on) and pytest."""
-    d = str(tmp_path_factory.mktemp("venv") / "v")
-    run([BASE_PYTHON, "-m", "venv", d], cwd=str(tmp_path_factory.getbasetemp()), env=clean_env())
-    py = os.path.join(d, "bin", "python")
-    run([py, "-m", "pip", "install", "-q", wheel, "pytest"], cwd=d, env=clean_env(d))
+    _BUILT["wheel"] = str(base / "dist" / wheels[0])
+    run(pip + ["install", "-q", _BUILT["wheel"], "pytest"], cwd=str(base), env=clean_env(d))
     # nothing else: pxcy's own dependencies (numpy, Cython, setuptools) and pytest's
-    r = run([py, "-m", "pip", "list", "--format=freeze"], cwd=d, env=clean_env(d))
+    r = run(pip + ["list", "--format=freeze"], cwd=d, env=clean_env(d))
     names = {line.split("==")[0].lower() for line in r.stdout.split()}
     assert {"pxcy", "pytest", "cython", "numpy", "setuptools"} <= names, names
     return d
+
+
+@pytest.fixture(scope="session")
+def wheel(wheel_venv):
+    return _BUILT["wheel"]
 
 
 def test_wheel_contents(wheel):

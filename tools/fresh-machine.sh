@@ -78,6 +78,10 @@ debootstrap --variant=minbase --include=python3,git,make,ca-certificates bookwor
     || { tail -20 "$WORK/debootstrap.log"; exit 1; }
 log "debootstrap done in $(( $(date +%s) - t0 )) s"
 
+# what the Debian installer writes and debootstrap does not: localhost and a host name
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tpxcy-fresh\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+    > "$TARGET/etc/hosts"
+echo pxcy-fresh > "$TARGET/etc/hostname"
 # the host's registry configuration: DNS, apt sources, pip configuration
 cp /etc/resolv.conf "$TARGET/etc/resolv.conf"
 if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
@@ -106,7 +110,8 @@ bind /dev "$TARGET/dev"
 bind /dev/pts "$TARGET/dev/pts"
 bind /dev/shm "$TARGET/dev/shm"
 
-log "git clone $REPO ($(git -C "$REPO" rev-parse --short HEAD), $(git -C "$REPO" rev-parse --abbrev-ref HEAD))"
+COMMIT="$(git -C "$REPO" rev-parse --short HEAD) ($(git -C "$REPO" rev-parse --abbrev-ref HEAD))"
+log "git clone $REPO: $COMMIT"
 git clone -q "$REPO" "$TARGET/root/demo-clone"
 git clone -q "$REPO" "$TARGET/root/test-clone"
 
@@ -170,7 +175,7 @@ test_s=$(( $(date +%s) - t0 ))
 log "make test: exit status $test_rc after $test_s s"
 
 echo
-echo "fresh-machine summary ($(git -C "$REPO" rev-parse --short HEAD) on Debian $(cat "$TARGET/etc/debian_version")):"
+echo "fresh-machine summary: $COMMIT on Debian $(cat "$TARGET/etc/debian_version"):"
 echo "  make demo: $([ $demo_rc = 0 ] && echo ok || echo FAILED) ($demo_s s, exit status $demo_rc)"
 echo "  make test: $([ $test_rc = 0 ] && echo ok || echo FAILED) ($test_s s, exit status $test_rc): $(grep -E '[0-9]+ (passed|failed|errors?)\b' "$WORK/test.log" | tail -1)"
 [ $demo_rc = 0 ] && [ $test_rc = 0 ]
