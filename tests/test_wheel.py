@@ -101,6 +101,8 @@ def test_wheel_alone_runs_the_tutorial(wheel_venv, tmp_path):
     proj = str(tmp_path / "demo")
     r = run([pxcy_bin, "build"], cwd=proj, env=env)
     assert "pxcy: built demo/handler" in r.stdout, r.stdout
+    from test_packaging import free_threading_default
+    assert free_threading_default(os.path.join(proj, "demo", "handler.c")) == "Py_MOD_GIL_NOT_USED"
     r = run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=proj, env=env)
     assert " passed" in r.stdout and "failed" not in r.stdout, r.stdout
 
