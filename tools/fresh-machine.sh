@@ -153,9 +153,11 @@ print("GET /offsets/A -> %s, %d bytes: %s" % (api.headers.get("Content-Type"), l
 json.loads(body)
 EOF
     rc=$?
-    kill -TERM -- -$pid
+    kill -TERM -- -$pid                  # make and the server: the server stops gracefully
     wait $pid
+    for i in $(seq 1 150); do kill -0 -- -$pid 2>/dev/null || break; sleep 0.2; done
     echo "--- demo output:"; cat /root/demo.log
+    grep -q "^wikisearch: stopped" /root/demo.log || { echo "demo did not stop cleanly"; rc=1; }
     exit $rc
 ' || demo_rc=$?
 demo_s=$(( $(date +%s) - t0 ))
