@@ -13,6 +13,9 @@
 # configuration are copied in (local file:// indexes and find-links folders they name
 # are bind-mounted read-only), so the chroot reaches the same registries as the host.
 set -euo pipefail
+# The whole script is one function, parsed before it runs: editing this file while it
+# runs (it takes many minutes) cannot change what the running copy does.
+main() {
 REPO=$(cd "$(dirname "$0")/.." && pwd -P)
 KEEP=0
 PYTEST_ARGS=""
@@ -181,3 +184,6 @@ echo "fresh-machine summary: $COMMIT on Debian $(cat "$TARGET/etc/debian_version
 echo "  make demo: $([ $demo_rc = 0 ] && echo ok || echo FAILED) ($demo_s s, exit status $demo_rc)"
 echo "  make test: $([ $test_rc = 0 ] && echo ok || echo FAILED) ($test_s s, exit status $test_rc): $(grep -E '[0-9]+ (passed|failed|errors?)\b' "$WORK/test.log" | tail -1)"
 [ $demo_rc = 0 ] && [ $test_rc = 0 ]
+}
+main "$@"
+exit
