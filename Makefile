@@ -1,8 +1,17 @@
 # The two commands of the README:
-#   make demo   - set up, then run the wikisearch demo (synthetic dump, index, server)
+#   make demo   - set up, then run the wikisearch demo (synthetic dump, index, server);
+#                 DEMO_ARGS="--port 0 --workers 2" passes options to `wikisearch demo`
 #   make test   - set up, then run the whole test suite
-PYTHON ?= python3
+# tools/setup.sh makes the project virtual environment .venv/ (Debian packages, Python
+# packages, this checkout's pxcy and wikisearch installed editable); every Python step
+# below runs in it. PXCY_PYTHON picks the interpreter the venv is made from.
+VENV := $(CURDIR)/.venv
+PYTHON := $(VENV)/bin/python
 export PYTHON
+export PATH := $(VENV)/bin:$(PATH)
+# the venv alone decides what is imported (not a PYTHONPATH left in the shell)
+unexport PYTHONPATH PYTHONHOME
+DEMO_ARGS ?=
 
 .PHONY: setup demo test build bench clean
 
@@ -12,7 +21,7 @@ setup:
 build: setup
 
 demo: setup
-	$(PYTHON) -m wikisearch demo
+	$(PYTHON) -m wikisearch demo $(DEMO_ARGS)
 
 test: setup
 	$(PYTHON) -m pytest -q

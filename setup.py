@@ -1,15 +1,31 @@
 """Build pxcy's Cython extensions.
 
+Extensions: one per top-level ``.pyx`` in ``pxcy/`` and ``pxcy/protocols/`` (module
+``pxcy.runtime`` from ``pxcy/runtime.pyx``, and so on). A module split into several
+files keeps the others as *included fragments*: ``.pxi`` files, or files in a
+subfolder (e.g. ``pxcy/runtime/loop.pyx``), pulled in with ``include "..."``; they are
+never built on their own. (A top-level ``.pyx`` that another one ``include``s is
+skipped too, but do not rely on that: name fragments ``.pxi``.)
+
+Installed with the package (for handlers that cimport pxcy): every ``.pxd``, ``.pxi``,
+``.pyx`` and C header under ``pxcy/`` (``includes/`` folders too) and the templates of
+``pxcy new``; never the generated ``.c`` files.
+
 Environment switches (all optional):
   PXCY_DEBUG_BUILD=1        -O0 -g, Cython line directives (tracebacks name .pyx lines), debug checks on
   PXCY_SANITIZE=address,undefined | thread   build with those sanitizers (see docs/reliability.md)
 """
 import glob
 import os
+import re
 
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+EXT_DIRS = ["pxcy", os.path.join("pxcy", "protocols")]
+# shipped so that user projects can cimport pxcy and include its headers
+SHIPPED = (".pxd", ".pxi", ".pyx", ".h")
+INCLUDE_RE = re.compile(r'^\s*include\s+["\']([^"\']+)["\']', re.M)
 
 
 def _flags():
@@ -25,13 +41,24 @@ def _flags():
     return cflags, ldflags, debug
 
 
+def extension_sources():
+    """Top-level .pyx files of EXT_DIRS that no other one includes."""
+    pyx = sorted(p for d in EXT_DIRS for p in glob.glob(os.path.join(HERE, d, "*.pyx")))
+    included = set()
+    for p in pyx:
+        with open(p, encoding="utf-8") as f:
+            for name in INCLUDE_RE.findall(f.read()):
+                included.add(os.path.normpath(os.path.join(os.path.dirname(p), name)))
+    return [os.path.relpath(p, HERE) for p in pyx if os.path.normpath(p) not in included]
+
+
 def extensions():
     from Cython.Build import cythonize
 
     cflags, ldflags, debug = _flags()
-    inc = [HERE, os.path.join("pxcy", "protocols", "includes")]
+    inc = [HERE, os.path.join(HERE, "pxcy", "includes"), os.path.join(HERE, "pxcy", "protocols", "includes")]
     exts = []
-    for pyx in sorted(glob.glob("pxcy/*.pyx") + glob.glob("pxcy/protocols/*.pyx")):
+    for pyx in extension_sources():
         mod = pyx[:-4].replace(os.sep, ".")
         exts.append(Extension(mod, [pyx], include_dirs=inc, extra_compile_args=cflags,
                               extra_link_args=ldflags + ["-lpthread"]))
@@ -39,22 +66,38 @@ def extensions():
         exts,
         language_level=3,
         compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True,
-                             "initializedcheck": False},
+                             "initializedcheck": False,
+                             # worker threads never run Python; see docs/runtime.md
+                             "freethreading_compatible": True},
         emit_linenums=debug,
         build_dir=None,
         quiet=True,
     )
 
 
+def package_files(pkg_dir, suffixes=None, exclude=(".c", ".so", ".pyc", ".html", ".o")):
+    """Files under pkg_dir (relative to it), not descending into subpackages (folders
+    with an __init__.py, which have their own package_data) or __pycache__."""
+    out = []
+    root = os.path.join(HERE, pkg_dir)
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith(".")
+                             and not os.path.exists(os.path.join(dirpath, d, "__init__.py")))
+        for fn in filenames:
+            if (suffixes is None or fn.endswith(suffixes)) and not fn.endswith(exclude):
+                out.append(os.path.relpath(os.path.join(dirpath, fn), root))
+    return sorted(out)
+
+
 setup(
     packages=["pxcy", "pxcy.protocols", "pxcy.templates"],
     package_dir={"pxcy.templates": "templates"},
     package_data={
-        "pxcy": ["*.pxd", "*.pyx", "includes/*.h", "includes/*.pxd", "rt/*.pyx", "rt/*.pxd"],
-        "pxcy.protocols": ["*.pxd", "*.pyx", "includes/*.h"],
-        "pxcy.templates": ["**/*", "*/*", "*/*/*", "*/*/*/*"],
+        "pxcy": package_files("pxcy", SHIPPED),
+        "pxcy.protocols": package_files(os.path.join("pxcy", "protocols"), SHIPPED),
+        "pxcy.templates": package_files("templates"),
     },
-    include_package_data=True,
+    exclude_package_data={"": ["*.c"]},
     ext_modules=extensions(),
     zip_safe=False,
 )

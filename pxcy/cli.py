@@ -16,9 +16,13 @@ class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+PREFIX = "pxcy: error: "
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise CliError(f"{self.prog}: {message}")
+        # same one-line form as every other error; say where the usage is
+        raise CliError(f"{message} (see `{self.prog} --help`)")
 
 
 def _positive(text):
@@ -61,14 +65,51 @@ def load_protocol(spec):
         raise CliError(f"cannot import module {mod_name!r}: {e}")
     except ImportError as e:
         raise CliError(f"cannot import module {mod_name!r}: {e}")
+    from pxcy.runtime import Protocol
     try:
         obj = getattr(mod, attr)
     except AttributeError:
-        raise CliError(f"module {mod_name!r} has no attribute {attr!r}")
-    from pxcy.runtime import Protocol
+        found = protocol_classes(mod)
+        raise CliError(f"module {mod_name!r} has no attribute {attr!r}; "
+                       + (f"its Protocol classes: {', '.join(found)}" if found
+                          else "it defines no Protocol subclass"))
     if not (isinstance(obj, type) and issubclass(obj, Protocol)):
         raise CliError(f"{spec} is not a pxcy.runtime.Protocol subclass")
+    if obj in _base_protocols():
+        raise CliError(f"{spec} is a base class with no behaviour of its own; "
+                       "serve a subclass of it (e.g. pxcy.protocols.http11:HelloWorld)")
     return obj
+
+
+def _base_protocols():
+    """The abstract bases a handler derives from: serving one is a mistake."""
+    from pxcy.runtime import Protocol
+    bases = [Protocol]
+    try:
+        from pxcy.protocols.http11 import HttpProtocol
+        bases.append(HttpProtocol)
+    except ImportError:
+        pass
+    return bases
+
+
+def protocol_classes(mod):
+    """Names of the servable Protocol subclasses defined in (or exported by) mod."""
+    from pxcy.runtime import Protocol
+    bases = _base_protocols()
+    return sorted(name for name, v in vars(mod).items()
+                  if not name.startswith("_") and isinstance(v, type) and issubclass(v, Protocol)
+                  and v not in bases)
+
+
+def scheme(protocol):
+    """'http' for an HTTP protocol (class or instance), 'tcp' for anything else."""
+    try:
+        from pxcy.protocols.http11 import HttpProtocol
+    except ImportError:
+        return "tcp"
+    cls = protocol if isinstance(protocol, type) else type(protocol)
+    return "http" if issubclass(cls, HttpProtocol) else "tcp"
 
 
 def serve(protocol, args, what=""):
@@ -84,7 +125,8 @@ def serve(protocol, args, what=""):
     host = f"[{args.host}]" if ":" in args.host else args.host
 
     def ready():
-        print(f"pxcy: serving {what or type(server.prototype).__name__} on http://{host}:{server.port}/ "
+        url = f"{scheme(server.prototype)}://{host}:{server.port}" + ("/" if scheme(server.prototype) == "http" else "")
+        print(f"pxcy: serving {what or type(server.prototype).__name__} on {url} "
               f"with {server.workers} worker{'s' if server.workers != 1 else ''} (Ctrl-C to stop)",
               flush=True)
     server.serve_forever(on_ready=ready)
@@ -134,8 +176,8 @@ def main(argv=None):
         return args.func(args) or 0
     except CliError as e:
         msg = str(e)
-        if not msg.startswith("pxcy"):
-            msg = f"pxcy: error: {msg}"
+        if not msg.startswith(PREFIX):
+            msg = PREFIX + msg
         print(msg, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

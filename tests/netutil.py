@@ -21,3 +21,19 @@ def settled_stats(server, done):
             break
         threading.Event().wait(0.01)
     return st
+
+
+def raise_nofile(need):
+    """Raise this process's soft RLIMIT_NOFILE to at least `need` descriptors (children
+    started afterwards inherit it), up to the hard limit; skip the test if the hard limit
+    is lower. Returns the soft limit before. A default soft limit of 1,024 is common."""
+    import resource
+
+    import pytest
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            pytest.skip(f"needs {need} file descriptors; the hard RLIMIT_NOFILE is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    return soft

@@ -1,5 +1,6 @@
 """The pxcy command (run), debug mode and the in-process Harness."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +16,11 @@ from pxcy.protocols.lines import Lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPPORT = os.path.join(ROOT, "tests", "support")
+try:
+    import pxcy.protocols.http11 as _http11      # not in every build (PXCY_SAN_NO_HTTP)
+except ImportError:
+    _http11 = None
+NEEDS_HTTP = pytest.mark.skipif(_http11 is None, reason="pxcy.protocols.http11 not built")
 
 
 def pxcy_cmd(*args, **kw):
@@ -27,7 +33,7 @@ def start_server(*args, env=None):
                          stderr=subprocess.PIPE, text=True, env=env)
     line = p.stdout.readline()
     assert "serving" in line, (line, p.stderr.read() if p.poll() is not None else "")
-    port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+    port = int(re.search(r"://127\.0\.0\.1:(\d+)", line).group(1))
     return p, port
 
 
@@ -44,6 +50,28 @@ def test_run_serves_and_sigterm_exits_0():
             p.kill()
 
 
+@pytest.mark.parametrize("spec, scheme", [
+    ("pxcy.protocols.echo:Echo", "tcp"),
+    ("pxcy.protocols.lines:Lines", "tcp"),
+    pytest.param("pxcy.protocols.http11:HelloWorld", "http", marks=NEEDS_HTTP),
+])
+def test_run_announces_the_right_scheme(spec, scheme):
+    p = subprocess.Popen([sys.executable, "-m", "pxcy", "run", spec, "--port", "0", "--workers", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        m = re.search(r" on ([a-z]+)://127\.0\.0\.1:\d+(/?) ", line)
+        assert m, (line, p.stderr.read() if p.poll() is not None else "")
+        assert m.group(1) == scheme and m.group(2) == ("/" if scheme == "http" else ""), line
+        assert "with 1 worker " in line, line
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def test_sigint_exits_0():
     p, port = start_server("run", "pxcy.protocols.lines:Lines", "--port", "0")
     p.send_signal(signal.SIGINT)
@@ -58,10 +86,22 @@ def test_sigint_exits_0():
     (["run", "pxcy.protocols.echo:Echo", "--port", "99999"], "port out of range"),
     (["run", "pxcy.protocols.echo:Echo", "--workers", "0"], "must be >= 1"),
     (["frobnicate"], "invalid choice"),
+    (["run"], "the following arguments are required: MODULE:CLASS"),
+    (["new"], "the following arguments are required: NAME"),
+    (["run", "pxcy.protocols.echo:Echo", "--bogus"], "unrecognized arguments: --bogus"),
+    # what the module does have, so the user sees the spelling
+    (["run", "pxcy.protocols.echo:echo"], "its Protocol classes: Echo"),
+    pytest.param(["run", "pxcy.protocols.http11:Hello"], "its Protocol classes: HelloWorld, Static",
+                 marks=NEEDS_HTTP),
+    (["run", "os:nope"], "it defines no Protocol subclass"),
+    # the bases have no behaviour: serving one is a mistake, not an empty server
+    (["run", "pxcy.runtime:Protocol"], "is a base class"),
+    pytest.param(["run", "pxcy.protocols.http11:HttpProtocol"], "is a base class", marks=NEEDS_HTTP),
 ])
 def test_bad_arguments_one_line_exit_2(args, message):
     r = pxcy_cmd(*args)
     assert r.returncode == 2
+    assert r.stderr.startswith("pxcy: error: "), r.stderr     # argparse's errors too
     assert message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "Traceback" not in r.stderr

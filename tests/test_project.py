@@ -5,6 +5,7 @@ import http.client
 import importlib
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -234,7 +235,7 @@ def start_server(root):
     if "serving" not in line:
         p.kill()
         raise AssertionError(f"server did not start: {line!r} {p.stderr.read()}")
-    port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+    port = int(re.search(r"://127\.0\.0\.1:(\d+)", line).group(1))
     return p, port
 
 
@@ -324,7 +325,7 @@ def test_pxcy_run_spec(projects):
     ready, _, _ = select.select([p.stdout], [], [], 30)
     line = p.stdout.readline() if ready else ""
     assert "serving" in line, p.stderr.read() if not ready else line
-    port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+    port = int(re.search(r"://127\.0\.0\.1:(\d+)", line).group(1))
     try:
         client_lines(port)
     finally:

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import random
 import shutil
 import signal
@@ -285,10 +286,11 @@ def test_slow_readers_memory_bounded_by_backpressure(child):
     assert wait_for(lambda: srv.stats()["connections"] == 0, tries=400)
 
 
-def test_idle_keepalive_connections_and_active_clients(child):
+def test_idle_keepalive_connections_and_active_clients(child, nofile):
     """2,000 idle keep-alive connections do not disturb active clients; memory per
     idle connection is measured (bench/soak/run.sh measures 10,000)."""
     nidle = 2000
+    nofile(nidle + 512)          # client sockets here, their peers in the child
     srv = child("pxcy.protocols.echo:Echo", workers=2)
     rss0 = proc_rss(srv.pid)
     idle = []
@@ -419,7 +421,7 @@ def test_sigterm_under_load_finishes_started_responses_and_exits_0(protos):
     try:
         line = p.stdout.readline()
         assert "serving" in line, (line, p.stderr.read() if p.poll() is not None else "")
-        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+        port = int(re.search(r"://127\.0\.0\.1:(\d+)", line).group(1))
         pattern = (bytes(range(251)) * ((4 * MiB) // 251 + 2))
         lock = threading.Lock()
         counts = {"complete": 0, "partial": 0, "bad": 0, "refused": 0, "after_term": 0}

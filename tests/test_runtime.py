@@ -20,7 +20,8 @@ def threads():
     return len(os.listdir("/proc/self/task"))
 
 
-def test_echo_1000_connections_random_payloads(serve):
+def test_echo_1000_connections_random_payloads(serve, nofile):
+    nofile(2 * 1000 + 256)          # both ends of every connection live in this process
     server = serve(Echo)
     rng = random.Random(1)
     # sizes log-uniform up to 1 MiB: many small, some large

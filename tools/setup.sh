@@ -1,44 +1,89 @@
 #!/usr/bin/env bash
-# One-time setup on a fresh Debian machine (idempotent; `make` calls it):
-# Debian packages the demo and the tests use, Python packages, then pxcy and the
-# wikisearch example built in place (editable installs).
+# Set up this checkout for the demo and the tests (`make demo` / `make test` call it;
+# idempotent, cheap when nothing changed):
+#   1. Debian packages (when root with apt-get; otherwise it lists what is missing)
+#   2. a project virtual environment, .venv/ in this checkout (PXCY_VENV overrides),
+#      made with $PXCY_PYTHON (default python3); never the system Python itself
+#   3. the Python packages the demo and the tests use, into that venv
+#   4. pxcy and examples/wikisearch of *this checkout*, installed editable into it
+#      and rebuilt in place.
+# Every decision comes from the checkout itself: the venv records the checkout it was
+# made for and a hash of the inputs of each step, so nothing can be fooled by another
+# pxcy on sys.path or by the current directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-STAMP=.stamp-setup
-DEBS="libdatrie-dev wrk nginx-light clang libclang-rt-14-dev chromium chromium-driver"
-PIPS="cython>=3.0 numpy datrie pytest selenium uvloop httptools"
+# nothing from the caller's environment decides which pxcy gets built or imported
+unset PYTHONPATH PYTHONHOME PYTHONSTARTUP VIRTUAL_ENV PYTHONNOUSERSITE
+ROOT=$(pwd -P)
+VENV=${PXCY_VENV:-$ROOT/.venv}
+BASE_PY=${PXCY_PYTHON:-python3}
+DEBS="python3 python3-venv python3-dev build-essential libdatrie-dev wrk nginx-light clang
+      libclang-rt-14-dev chromium chromium-driver"
+# setuptools >= 70.1: editable installs without `wheel`; the rest: the demo and the tests
+PIPS="setuptools>=70.1 cython>=3.1 numpy datrie pytest selenium uvloop httptools"
+PIP_QUIET=(-q --disable-pip-version-check)
+say() { echo "setup: $*"; }
 
-if [ ! -f "$STAMP" ] || [ tools/setup.sh -nt "$STAMP" ]; then
+# ---- 1. Debian packages
+missing=$(for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | xargs)
+if [ -n "$missing" ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-        missing=$(for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
-        if [ -n "$missing" ]; then
-            echo "setup: apt-get install $missing"
-            apt-get update -qq
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-        fi
-    else
-        echo "setup: not root or no apt-get: install these Debian packages yourself: $DEBS" >&2
+        say "apt-get install $missing"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    elif command -v dpkg >/dev/null 2>&1; then
+        say "not root or no apt-get: install these Debian packages yourself: $missing" >&2
     fi
-    echo "setup: pip install $PIPS"
-    $PY -m pip install -q --disable-pip-version-check $PIPS
-    touch "$STAMP"
 fi
 
-# Editable installs of this checkout (redone when the installed pxcy / wikisearch
-# live elsewhere, e.g. another clone), then the extensions rebuilt in place: cheap
-# when nothing changed.
-here=$(pwd -P)
-installed_from() { $PY -c "import os, $1; print(os.path.realpath($1.__file__))" 2>/dev/null; }
-case "$(installed_from pxcy)" in
-    "$here"/pxcy/*) ;;
-    *) $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e . ;;
-esac
-$PY setup.py -q build_ext --inplace >/dev/null
+# ---- 2. the virtual environment, made for this checkout
+hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+stamp_ok() { [ -f "$VENV/.pxcy-$1" ] && [ "$(cat "$VENV/.pxcy-$1")" = "$2" ]; }
+stamp() { echo "$2" > "$VENV/.pxcy-$1"; }
+
+if [ ! -x "$VENV/bin/python" ] || ! stamp_ok checkout "$ROOT" \
+        || ! "$VENV/bin/python" -c "" 2>/dev/null; then
+    # absent, made for another checkout (scripts hold absolute paths), or broken
+    [ -e "$VENV" ] && say "recreating $VENV (made for another checkout or broken)"
+    rm -rf "$VENV"
+    say "creating $VENV with $BASE_PY"
+    "$BASE_PY" -m venv "$VENV"
+    stamp checkout "$ROOT"
+fi
+PY=$VENV/bin/python
+
+# ---- 3. Python packages (redone when this script changes)
+want=$(hash_of tools/setup.sh)
+if ! stamp_ok packages "$want"; then
+    say "pip install $PIPS"
+    "$PY" -m pip install "${PIP_QUIET[@]}" $PIPS
+    stamp packages "$want"
+    rm -f "$VENV/.pxcy-editable"
+fi
+
+# ---- 4. this checkout's pxcy and wikisearch, editable, then rebuilt in place
+# An honest check of what the venv imports: isolated mode (-I: no cwd, no PYTHONPATH,
+# no user site) from / — the source folder cannot answer for an installed package.
+imports_from() {
+    (cd / && "$PY" -I -c "import os, $1; print(os.path.realpath($1.__file__))" 2>/dev/null) || true
+}
+want=$(hash_of pyproject.toml setup.py examples/wikisearch/pyproject.toml examples/wikisearch/setup.py)
+if ! stamp_ok editable "$want" || [[ "$(imports_from pxcy)" != "$ROOT"/pxcy/* ]]; then
+    say "pip install -e . (pxcy from $ROOT)"
+    "$PY" -m pip install "${PIP_QUIET[@]}" --no-build-isolation --no-deps -e .
+    rm -f "$VENV/.pxcy-editable"
+fi
+"$PY" setup.py -q build_ext --inplace >/dev/null
 if [ -f examples/wikisearch/setup.py ]; then
-    case "$(installed_from wikisearch)" in
-        "$here"/examples/wikisearch/*) ;;
-        *) $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e examples/wikisearch ;;
-    esac
-    (cd examples/wikisearch && $PY setup.py -q build_ext --inplace >/dev/null)
+    if ! stamp_ok editable "$want" || [[ "$(imports_from wikisearch)" != "$ROOT"/examples/wikisearch/* ]]; then
+        say "pip install -e examples/wikisearch"
+        "$PY" -m pip install "${PIP_QUIET[@]}" --no-build-isolation --no-deps -e examples/wikisearch
+    fi
+    (cd examples/wikisearch && "$PY" setup.py -q build_ext --inplace >/dev/null)
+fi
+stamp editable "$want"
+got=$(imports_from pxcy)
+if [[ "$got" != "$ROOT"/pxcy/* ]]; then
+    echo "setup: error: $PY imports pxcy from ${got:-nowhere}, not from $ROOT" >&2
+    exit 1
 fi

@@ -6,7 +6,6 @@ from ws_support import run_cli
 
 
 @pytest.mark.parametrize("args", [
-    [],
     ["frobnicate"],
     ["gen"],
     ["gen", "x.xml", "--pages", "abc"],
@@ -42,3 +41,12 @@ def test_gen_and_build(tmp_path):
 def test_serve_stub_reports_stale_index(tmp_path):
     r = run_cli("serve", "--index", "nope", cwd=str(tmp_path))
     assert r.returncode == 2 and r.stderr.startswith("wikisearch: error: index not found")
+
+
+def test_no_arguments_prints_usage(tmp_path):
+    r = run_cli(cwd=str(tmp_path))
+    assert r.returncode == 2, r
+    assert r.stdout.startswith("usage: wikisearch"), r.stdout
+    for cmd in ("gen", "build", "serve", "demo"):
+        assert cmd in r.stdout
+    assert "Traceback" not in r.stderr and os.listdir(tmp_path) == []

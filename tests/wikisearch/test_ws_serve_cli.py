@@ -167,3 +167,14 @@ def test_demo_generates_then_reuses(tmp_path):
     assert "generating" not in second.err and "indexing" not in second.err, second.err
     assert sorted(os.listdir(d)) == ["synthetic-2000-seed1.index", "synthetic-2000-seed1.xml"]
 
+
+
+def test_stopped_line_counts_one_request_in_the_singular(small_index, tmp_path):
+    _, index_dir = small_index
+    srv = Served("serve", "--index", index_dir, "--port", "0", "--workers", "1", cwd=str(tmp_path))
+    try:
+        srv.get_json("/stats")
+    finally:
+        rc = srv.stop(signal.SIGTERM)
+    assert rc == 0, srv.err
+    assert "wikisearch: stopped (1 request served)" in srv.out, srv.out

@@ -102,6 +102,10 @@ def make_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:                     # no command: the usage, as `pxcy` does
+        make_parser().print_help()
+        return 2
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -36,7 +36,8 @@ def serve(index_dir, host="127.0.0.1", port=8080, workers=None, banner=None):
                   % (index.page_count, index.dump_path, index.dump_size / 1e6, workers,
                      "s" if workers != 1 else "", url), flush=True)
         srv.serve_forever(on_ready=ready)
-        print("wikisearch: stopped (%d requests served)" % server.requests_served(), flush=True)
+        n = server.requests_served()
+        print("wikisearch: stopped (%d request%s served)" % (n, "" if n == 1 else "s"), flush=True)
     finally:
         server.unload()
     return 0
