@@ -51,7 +51,7 @@ setup(
     package_dir={"pxcy.templates": "templates"},
     package_data={
         "pxcy": ["*.pxd", "*.pyx", "includes/*.h"],
-        "pxcy.protocols": ["*.pxd", "*.pyx", "includes/*.h"],
+        "pxcy.protocols": ["*.pxd", "*.pyx", "includes/*.h", "http/*.pxd", "http/*.pxi"],
         "pxcy.templates": ["**/*", "*/*", "*/*/*", "*/*/*/*"],
     },
     include_package_data=True,

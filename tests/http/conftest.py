@@ -40,9 +40,12 @@ class Served:
 def apps():
     """tests/http/apps.pyx compiled against pxcy (rebuilt when its sources change)."""
     from buildutil import import_built
+    import glob
     inc = os.path.join(pxcy.get_include(), "pxcy")
-    return import_built("apps", HERE, [os.path.join(inc, "protocols", "http11.pxd"),
-                                       os.path.join(inc, "runtime.pxd")])
+    deps = [os.path.join(inc, "protocols", "http11.pxd"), os.path.join(inc, "runtime.pxd"),
+            os.path.join(inc, "protocols", "httpparse.pxd")]
+    deps += sorted(glob.glob(os.path.join(inc, "protocols", "http", "*.pxd")))
+    return import_built("apps", HERE, deps)
 
 
 @pytest.fixture(scope="session")
