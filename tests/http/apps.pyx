@@ -61,6 +61,7 @@ cdef class Routes(HttpProtocol):
                        methods=("GET", "POST", "PUT", "DELETE", "PATCH"))
             self.route(b"/guard/", <Handler>Routes.guard, True)
             self.route(b"/f/", <Handler>Routes.file_arg, True)
+            self.route(b"/fq", <Handler>Routes.file_query)
             self.route(b"/longtype", <Handler>Routes.longtype)
             self.route(b"/upload", <Handler>Routes.upload, False, methods=("POST",), stream_body=True)
             self.route(b"/stream/", <Handler>Routes.stream, True)
@@ -156,6 +157,12 @@ cdef class Routes(HttpProtocol):
 
     cdef int file_arg(self, Request req, Response res) noexcept nogil:
         return res.file(req.arg.p, req.arg.n)
+
+    cdef int file_query(self, Request req, Response res) noexcept nogil:
+        cdef Slice p = req.query_param(b"p")
+        if p.p == NULL:
+            return res.error(400)
+        return res.file(p.p, p.n)
 
     cdef int longtype(self, Request req, Response res) noexcept nogil:
         cdef int fd = openat(self.cfg.root_fd, b"ten.txt", O_RDONLY | O_CLOEXEC)

@@ -194,3 +194,19 @@ def hello_server():
     s.stop()
 
 
+
+
+@pytest.fixture(scope="session")
+def hello_big_body(apps, docroot):
+    """apps.Routes with the default max_body (960 KiB): a port."""
+    s = pxcy.Server(apps.Routes(docroot["root"]), "127.0.0.1", 0, workers=1).start()
+    yield s.port
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def timeout_server(apps, docroot):
+    """apps.Routes with a 1 s request timeout: a port."""
+    s = pxcy.Server(apps.Routes(docroot["root"], request_timeout=1.0), "127.0.0.1", 0, workers=1).start()
+    yield s.port
+    s.stop()
