@@ -404,6 +404,8 @@ cdef class HttpProtocol(Protocol):
         (<Request>req).body_more = more
         # an answer given before the body ended closes the connection
         (<Response>res).close = more or not r.keep_alive
+        # (issue 14 hooks in here: /healthz before the route table, and
+        # Connection: close on every response while the server drains)
         if not more:
             self.phase = PH_HEAD
             if self.partial:             # the request is complete: its deadline is over
