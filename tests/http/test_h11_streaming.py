@@ -281,3 +281,17 @@ def test_pipelined_behind_8mib_output_with_new_input(app_server, docroot):
         assert len(c.read_response().body) == len(docroot["big"])
         assert c.read_response().body == b"GET"
         assert c.read_response().body == b'{"a":"3","b":null}'
+
+
+def test_bodies_spanning_reads_do_not_accumulate(app_server):
+    # each body arrives in a later read than its head (after the 100 Continue), so
+    # its head and body are kept in the persistent heap (4 MiB by default) and must
+    # be given back: 3,000 of them would not fit if they were not
+    with Conn(app_server.port) as c:
+        for i in range(3000):
+            body = b"%d" % i
+            c.send(build("POST", "/echo", [("Content-Length", str(len(body))),
+                                            ("Expect", "100-continue"), ("X-Pad", "p" * 200)]))
+            assert c.read_response().status == 100
+            c.send(body)
+            assert c.read_response().body == body

@@ -11,7 +11,7 @@ cdef px_slice EMPTY_SLICE
 EMPTY_SLICE.p = NULL
 EMPTY_SLICE.n = 0
 
-cdef object _LOG_PATHS = {}
+cdef SlowState ZERO_SLOW             # the zeroed template a SlowState is made from
 
 
 cdef class HttpProtocol(Protocol):
@@ -192,11 +192,33 @@ cdef class HttpProtocol(Protocol):
             self.partial = True
             t.set_deadline(self.cfg.request_timeout_ms)
 
+    cdef SlowState* _slow(self, Transport t) noexcept nogil:
+        """The connection's SlowState, made (zeroed) on first need."""
+        cdef pxcy_bytes none
+        if self.slow_mem.data == NULL:
+            none.data = NULL
+            none.size = 0
+            self.slow_mem = t.persist(none, &ZERO_SLOW, sizeof(SlowState))
+        return <SlowState*>self.slow_mem.data
+
+    cdef void _slow_release(self, Transport t) noexcept nogil:
+        """Back to idle: give back the head/body copies and the SlowState."""
+        cdef SlowState* w = <SlowState*>self.slow_mem.data
+        if w == NULL:
+            return
+        if w.body_buf.data != NULL:
+            t.forget(&w.body_buf)
+        if w.head_copy.data != NULL:
+            t.forget(&w.head_copy)
+        if w.req_copy.data != NULL:
+            t.forget(&w.req_copy)
+        t.forget(&self.slow_mem)
+
     cdef int _fail(self, Transport t, Scratch* s, int status) noexcept nogil:
         """Answer a request that could not be parsed or accepted, then close."""
         cdef PyObject* req = bind_request(s, t, &s.r)
         cdef PyObject* res = bind_response(s, t, self.cfg, req)
-        self._body_release(t)
+        self._slow_release(t)
         self.phase = PH_HEAD
         self.head_pending = False
         s.r.method_id = PX_METHOD_OTHER
@@ -211,6 +233,7 @@ cdef class HttpProtocol(Protocol):
         cdef const char* p = data
         cdef const char* end = data + n
         cdef px_request* r
+        cdef SlowState* w
         cdef int k
         cdef ptrdiff_t used
         if s == NULL:
@@ -218,7 +241,7 @@ cdef class HttpProtocol(Protocol):
         if self.phase == PH_STREAM:
             return t.pushback(n)         # answered in order, once the stream has ended
         if self.phase == PH_BODY:
-            used = self._body_more(t, s, p, end)
+            used = self._body_more(t, s, <SlowState*>self.slow_mem.data, p, end)
             if used < 0:
                 return 0 if used == -2 else -1
             p += used
@@ -226,10 +249,13 @@ cdef class HttpProtocol(Protocol):
         while p < end and self.phase == PH_HEAD:
             px_request_reset(r)
             if self.head_pending:        # the bytes scanned last time are at the front
-                px_scan_restore(r, &self.scan)
+                px_scan_restore(r, &(<SlowState*>self.slow_mem.data).scan)
             k = px_parse_request(p, end - p, r, &LIMITS)
             if k == 0:
-                px_scan_save(r, &self.scan)
+                w = self._slow(t)
+                if w == NULL:
+                    return -1
+                px_scan_save(r, &w.scan)
                 self.head_pending = True
                 self._arm(t)
                 return t.pushback(end - p)
@@ -243,10 +269,12 @@ cdef class HttpProtocol(Protocol):
             if t.pending() > PIPELINE_OUTPUT_MAX:
                 break                    # a huge pipelined batch: let it drain first
                 # (the runtime re-delivers the pushed-back rest once output drained: issue 11)
-        if self.partial and self.phase == PH_HEAD and not self.head_pending:
-            self.partial = False
-            self.continued = False
-            t.set_deadline(0)
+        if self.phase == PH_HEAD and not self.head_pending:
+            if self.partial:
+                self.partial = False
+                self.continued = False
+                t.set_deadline(0)
+            self._slow_release(t)
         if p < end:
             return t.pushback(end - p)
         return 0
@@ -263,6 +291,7 @@ cdef class HttpProtocol(Protocol):
         cdef Slice body
         cdef ptrdiff_t used
         cdef pxcy_bytes none
+        cdef SlowState* w
         cdef int k
         if not (r.chunked or r.content_length > 0):
             k = self._answer(t, s, r, EMPTY_SLICE, False)
@@ -271,47 +300,54 @@ cdef class HttpProtocol(Protocol):
         if (<Request>req).normalized() == 0:
             rt = route_find(self.cfg, (<Request>req).path.p, (<Request>req).path.n, r.method_id, &allow)
             streamed = rt != NULL and rt.stream_body
-        if px_body_start(&self.body, r.content_length, r.chunked,
+        if not streamed and r.content_length > 0:
+            if <uint64_t>r.content_length > self.cfg.max_body:
+                self._fail(t, s, 413)
+                return -2
+            if <uint64_t>(end - q) >= <uint64_t>r.content_length:
+                body.p = q               # all here: zero-copy, no state
+                body.n = r.content_length
+                k = self._answer(t, s, r, body, False)
+                return -1 if k < 0 else (-2 if k > 0 else r.content_length)
+        w = self._slow(t)
+        if w == NULL:
+            return -1
+        if px_body_start(&w.body, r.content_length, r.chunked,
                          0 if streamed else self.cfg.max_body,
                          0 if streamed else self.cfg.max_body_wire) < 0:
             self._fail(t, s, 413)
             return -2
-        self.streamed = streamed
-        self.body_n = 0
-        self.rq = r
-        if not streamed and r.content_length > 0 and <uint64_t>(end - q) >= <uint64_t>r.content_length:
-            body.p = q                   # all here: zero-copy
-            body.n = r.content_length
-            k = self._answer(t, s, r, body, False)
-            return -1 if k < 0 else (-2 if k > 0 else r.content_length)
+        w.streamed = streamed
+        w.body_n = 0
+        w.rq = r
         self.phase = PH_BODY
-        used = self._body_more(t, s, q, end)
+        used = self._body_more(t, s, w, q, end)
         if used < 0 or self.phase != PH_BODY:
             return used
         # the body goes on in later reads: keep the head (persistent heap), parsed
         # once more there so that every slice of the request points into the copy
         none.data = NULL
         none.size = 0
-        self.head_copy = t.persist(none, p, q - p)
-        if self.head_copy.data == NULL:
+        w.head_copy = t.persist(none, p, q - p)
+        if w.head_copy.data == NULL:
             self._fail(t, s, 413)
             return -2
         px_request_reset(r)
-        if px_parse_request(self.head_copy.data, q - p, r, &LIMITS) != q - p:
+        if px_parse_request(w.head_copy.data, q - p, r, &LIMITS) != q - p:
             self._fail(t, s, 500)
             return -2
-        self.req_copy = t.persist(none, r, sizeof(px_request))
-        if self.req_copy.data == NULL:
+        w.req_copy = t.persist(none, r, sizeof(px_request))
+        if w.req_copy.data == NULL:
             self._fail(t, s, 413)
             return -2
-        self.rq = <px_request*>self.req_copy.data
-        if r.expect_continue and not self.continued and self.body.wire == 0:
+        w.rq = <px_request*>w.req_copy.data
+        if r.expect_continue and not self.continued and w.body.wire == 0:
             self.continued = True
             t.send(b"HTTP/1.1 100 Continue\r\n\r\n", 25)
         self._arm(t)
         return used
 
-    cdef ptrdiff_t _body_more(self, Transport t, Scratch* s, const char* p,
+    cdef ptrdiff_t _body_more(self, Transport t, Scratch* s, SlowState* w, const char* p,
                               const char* end) noexcept nogil:
         """Feed body bytes [p, end): buffer them or hand them to a streaming route;
         answer once the body is complete. Returns bytes consumed, -1 or -2 (closing)."""
@@ -321,8 +357,8 @@ cdef class HttpProtocol(Protocol):
         cdef Slice body
         cdef int k
         cdef bint more
-        while p < end and not px_body_done(&self.body):
-            used = px_body_feed(&self.body, p, end - p, &piece)
+        while p < end and not px_body_done(&w.body):
+            used = px_body_feed(&w.body, p, end - p, &piece)
             if used < 0:
                 self._fail(t, s, -used)
                 return -2
@@ -331,38 +367,38 @@ cdef class HttpProtocol(Protocol):
             p += used
             if piece.n == 0:
                 continue
-            if self.streamed:
-                more = not px_body_done(&self.body)
-                k = self._answer(t, s, self.rq, piece, more)
+            if w.streamed:
+                more = not px_body_done(&w.body)
+                k = self._answer(t, s, w.rq, piece, more)
                 if k != 0:
                     return -1 if k < 0 else -2
                 if not more:
                     return p - start
-            elif self._body_append(t, piece.p, piece.n) < 0:
+            elif self._body_append(t, w, piece.p, piece.n) < 0:
                 self._fail(t, s, 413)
                 return -2
-        if px_body_done(&self.body):
-            if self.streamed:
-                k = self._answer(t, s, self.rq, EMPTY_SLICE, False)
+        if px_body_done(&w.body):
+            if w.streamed:
+                k = self._answer(t, s, w.rq, EMPTY_SLICE, False)
             else:
-                body.p = self.body_buf.data
-                body.n = self.body_n
-                k = self._answer(t, s, self.rq, body, False)
+                body.p = w.body_buf.data
+                body.n = w.body_n
+                k = self._answer(t, s, w.rq, body, False)
             if k != 0:
                 return -1 if k < 0 else -2
-        elif self.streamed and p > start:
+        elif w.streamed and p > start:
             # a streamed body may take long: it must keep moving, not finish in time
             t.set_deadline(self.cfg.request_timeout_ms)
         return p - start
 
-    cdef int _body_append(self, Transport t, const char* d, size_t k) noexcept nogil:
+    cdef int _body_append(self, Transport t, SlowState* w, const char* d, size_t k) noexcept nogil:
         """Append to the buffered body (persistent heap, capacity doubling: linear)."""
-        cdef size_t need = self.body_n + k
+        cdef size_t need = w.body_n + k
         cdef size_t cap
         cdef char* tmp
         cdef pxcy_bytes nb
-        if need > self.body_buf.size or self.body_buf.data == NULL:
-            cap = self.body_buf.size * 2
+        if need > w.body_buf.size or w.body_buf.data == NULL:
+            cap = w.body_buf.size * 2
             if cap < need:
                 cap = need
             if cap < 4096:
@@ -372,25 +408,15 @@ cdef class HttpProtocol(Protocol):
             tmp = <char*>t.alloc(cap)
             if tmp == NULL:
                 return -1
-            if self.body_n:
-                memcpy(tmp, self.body_buf.data, self.body_n)
-            nb = t.persist(self.body_buf, tmp, cap)
+            if w.body_n:
+                memcpy(tmp, w.body_buf.data, w.body_n)
+            nb = t.persist(w.body_buf, tmp, cap)
             if nb.data == NULL:
                 return -1
-            self.body_buf = nb
-        memcpy(self.body_buf.data + self.body_n, d, k)
-        self.body_n = need
+            w.body_buf = nb
+        memcpy(w.body_buf.data + w.body_n, d, k)
+        w.body_n = need
         return 0
-
-    cdef void _body_release(self, Transport t) noexcept nogil:
-        if self.body_buf.data != NULL:
-            t.forget(&self.body_buf)
-        if self.head_copy.data != NULL:
-            t.forget(&self.head_copy)
-        if self.req_copy.data != NULL:
-            t.forget(&self.req_copy)
-        self.body_n = 0
-        self.rq = NULL
 
     cdef int _answer(self, Transport t, Scratch* s, px_request* r, Slice body, bint more) noexcept nogil:
         """Route and run one request (or, for a streaming-body route, one piece of its
@@ -399,6 +425,7 @@ cdef class HttpProtocol(Protocol):
         cdef PyObject* res = bind_response(s, t, self.cfg, req)
         cdef Route* rt = NULL
         cdef uint32_t allow = 0
+        cdef SlowState* w
         cdef int k
         (<Request>req).body = body
         (<Request>req).body_more = more
@@ -441,26 +468,28 @@ cdef class HttpProtocol(Protocol):
         if more:
             if not (<Response>res).done:
                 return 0                 # the piece was taken; more follow
-            self._body_release(t)
             self.phase = PH_HEAD
-            return self._finish(t, s, <Request>req, <Response>res)
-        self._body_release(t)
+            k = self._finish(t, s, <Request>req, <Response>res)
+            self._slow_release(t)
+            return k
         if (<Response>res).streaming and not (<Response>res).stream_ended:
-            if rt == NULL:
+            w = self._slow(t) if rt != NULL else NULL
+            if w == NULL:
                 (<Response>res).stream_end()
                 (<Response>res).close = True
             else:
                 self.phase = PH_STREAM   # called again from send_complete
-                self.stream_route = rt
-                self.stream_handler = rt.handler
-                self.stream_minor = r.minor_version
-                self.stream_method = r.method_id
-                self.stream_chunked = (<Response>res).stream_chunked
-                self.stream_close = (<Response>res).close
-                self.stream_status = (<Response>res).status
-                self.stream_bytes = (<Response>res).body_bytes
+                w.stream_route = rt
+                w.stream_minor = r.minor_version
+                w.stream_method = r.method_id
+                w.stream_chunked = (<Response>res).stream_chunked
+                w.stream_close = (<Response>res).close
+                w.stream_status = (<Response>res).status
+                w.stream_bytes = (<Response>res).body_bytes
                 return 0
-        return self._finish(t, s, <Request>req, <Response>res)
+        k = self._finish(t, s, <Request>req, <Response>res)
+        self._slow_release(t)            # the request's head and body copies (req is done)
+        return k
 
     cdef int _finish(self, Transport t, Scratch* s, Request req, Response res) noexcept nogil:
         if not res.done:
@@ -481,21 +510,22 @@ cdef class HttpProtocol(Protocol):
         cdef px_request* r
         cdef PyObject* req
         cdef PyObject* res
-        if self.phase != PH_STREAM:
+        cdef SlowState* w = <SlowState*>self.slow_mem.data
+        if self.phase != PH_STREAM or w == NULL:
             return 0
         s = get_scratch(t)
         if s == NULL:
             return -1
         r = &s.resumed
-        r.method_id = self.stream_method
-        if self.stream_method:
-            r.method.p = METHOD_NAMES[self.stream_method]
+        r.method_id = w.stream_method
+        if w.stream_method:
+            r.method.p = METHOD_NAMES[w.stream_method]
         else:
             r.method.p = b"-"
         r.method.n = strlen(r.method.p)
-        r.minor_version = self.stream_minor
-        r.target.p = self.stream_route.path
-        r.target.n = self.stream_route.n
+        r.minor_version = w.stream_minor
+        r.target.p = w.stream_route.path
+        r.target.n = w.stream_route.n
         r.path = r.target
         r.query.p = NULL
         r.query.n = 0
@@ -508,25 +538,27 @@ cdef class HttpProtocol(Protocol):
         res = bind_response(s, t, self.cfg, req)
         (<Response>res).done = True
         (<Response>res).streaming = True
-        (<Response>res).stream_chunked = self.stream_chunked
-        (<Response>res).close = self.stream_close
-        (<Response>res).status = self.stream_status
-        (<Response>res).body_bytes = self.stream_bytes
-        self.stream_handler(self, <Request>req, <Response>res)
-        self.stream_bytes = (<Response>res).body_bytes
+        (<Response>res).stream_chunked = w.stream_chunked
+        (<Response>res).close = w.stream_close
+        (<Response>res).status = w.stream_status
+        (<Response>res).body_bytes = w.stream_bytes
+        w.stream_route.handler(self, <Request>req, <Response>res)
+        w.stream_bytes = (<Response>res).body_bytes
         if not (<Response>res).stream_ended and t.pending() == 0:
             # it produced nothing and would never be called again: end, and close
             # (the response may be cut short; a client must not take it as whole)
             (<Response>res).close = True
-            if not self.stream_chunked:
+            if not w.stream_chunked:
                 (<Response>res).stream_ended = True
             else:
                 t.abort()
                 self.phase = PH_HEAD
+                self._slow_release(t)
                 return 0
         if (<Response>res).stream_ended:
             self.phase = PH_HEAD
             self._finish(t, s, <Request>req, <Response>res)
+            self._slow_release(t)
             # pipelined input pushed back meanwhile is re-delivered by the runtime
         return 0
 
