@@ -191,12 +191,21 @@ cdef int status_line(char* out, int status) noexcept nogil:
     """'NNN Reason' into out (64 bytes): its own code always, a generic reason for
     the class when the code is not registered; outside 100-599: 500."""
     cdef const char* why
+    cdef size_t k
     if status < 100 or status > 599:
         status = 500
     why = reason_known(status)
-    if why != NULL:
-        return snprintf(out, 64, "%s", why)
-    return snprintf(out, 64, "%d %s", status, CLASS_REASON[status // 100])
+    if why != NULL:                     # (no snprintf: this is on every response)
+        k = strlen(why)
+        memcpy(out, why, k)
+        return <int>k
+    out[0] = <char>(48 + status // 100)
+    out[1] = <char>(48 + status // 10 % 10)
+    out[2] = <char>(48 + status % 10)
+    out[3] = b' '
+    k = strlen(CLASS_REASON[status // 100])
+    memcpy(out + 4, CLASS_REASON[status // 100], k)
+    return <int>(4 + k)
 
 
 cdef inline int valid_status(int status) noexcept nogil:

@@ -38,7 +38,7 @@ cdef inline bint route_path_match(Route* rt, const char* p, size_t n) noexcept n
     return n == rt.n and memcmp(p, rt.path, rt.n) == 0
 
 
-cdef Route* route_find(HttpConfig* cfg, const char* p, size_t n, int method_id,
+cdef inline Route* route_find(HttpConfig* cfg, const char* p, size_t n, int method_id,
                        uint32_t* allow) noexcept nogil:
     """The route for (path, method), or NULL with *allow = the methods of the best
     matching path (0: no route has this path)."""
@@ -52,6 +52,8 @@ cdef Route* route_find(HttpConfig* cfg, const char* p, size_t n, int method_id,
         rt = &cfg.routes[i]
         if not route_path_match(rt, p, n):
             continue
+        if not rt.prefix and (rt.methods & bit):
+            return rt                    # the common case: an exact route taking this method
         if best == NULL or (best.prefix and (not rt.prefix or rt.n > best.n)):
             best = rt
     if best == NULL:

@@ -333,6 +333,18 @@ static inline const char *px__scan_target(const char *p, const char *end, int lv
 /* Host = uri-host [ ":" port ] (RFC 9110 sec. 7.2, RFC 3986 sec. 3.2.2): an
  * IP-literal in brackets, or reg-name / IPv4 chars (unreserved, pct-encoded,
  * sub-delims); port digits.  Empty is valid (a target without authority). */
+/* reg-name / IPv4 characters: unreserved and sub-delims ('%' handled apart) */
+static const unsigned char px__hostchar[256] = {
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,1,0,0,1,0,1,1,1,1,1,1,1,1,1,0, 1,1,1,1,1,1,1,1,1,1,0,1,0,1,0,0,
+    0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,0,0,0,0,1,
+    0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,0,0,0,1,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+};
+
 static inline int px_host_valid(const char *p, size_t n)
 {
     size_t i = 0;
@@ -346,17 +358,14 @@ static inline int px_host_valid(const char *p, size_t n)
         if (i >= n || i == 1) return 0;
         i++;
     } else {
-        for (; i < n && p[i] != ':'; i++) {
+        for (; i < n; i++) {
             unsigned char c = (unsigned char)p[i];
-            if ((unsigned)((c | 0x20) - 'a') < 26u || (unsigned)(c - '0') < 10u) continue;
-            if (c == '%') {
-                if (n - i < 3 || px__hexval((unsigned char)p[i + 1]) < 0 ||
-                    px__hexval((unsigned char)p[i + 2]) < 0)
-                    return 0;
-                i += 2;
-                continue;
-            }
-            if (!strchr("-._~!$&'()*+,;=", c) || c == 0) return 0;
+            if (px__hostchar[c]) continue;
+            if (c == ':') break;
+            if (c != '%' || n - i < 3 || px__hexval((unsigned char)p[i + 1]) < 0 ||
+                px__hexval((unsigned char)p[i + 2]) < 0)
+                return 0;
+            i += 2;
         }
     }
     if (i == n) return 1;

@@ -132,11 +132,16 @@ static inline ptrdiff_t px_path_normalize(char *dst, size_t cap, const char *src
 /* 1 when a raw path needs no decoding or cleaning: no '%', no "//", no "/." */
 static inline int px_path_is_clean(const char *p, size_t n)
 {
+    /* 1: '%' or NUL (never clean); 2: '/' (clean unless "//" or "/.") */
+    static const unsigned char cls[256] = {
+        1, ['%'] = 1, ['/'] = 2,
+    };
     if (n == 0 || p[0] != '/') return 0;
     for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c == '%' || c == 0) return 0;
-        if (c == '/' && i + 1 < n && (p[i + 1] == '/' || p[i + 1] == '.')) return 0;
+        unsigned char c = cls[(unsigned char)p[i]];
+        if (!c) continue;
+        if (c == 1) return 0;
+        if (i + 1 < n && (p[i + 1] == '/' || p[i + 1] == '.')) return 0;
     }
     return 1;
 }
