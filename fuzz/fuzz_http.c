@@ -9,6 +9,7 @@
 #include "http_parse.h"
 #include "http_range.h"
 #include "http_util.h"
+#include "http_body.h"
 
 #define FZ_ASSERT(c)                                                           \
     do {                                                                       \
@@ -143,6 +144,50 @@ static void fz_chunked(const char *buf, size_t n, unsigned sel)
     }
 }
 
+/* request bodies: one shot vs pieces of 1..8 bytes, limits from sel */
+static void fz_body(const char *buf, size_t n, unsigned sel)
+{
+    uint64_t maxd = (sel & 0x40) ? (sel & 0x3f) * 3u : 0, maxw = (sel & 0x80) ? (sel & 0x3f) * 7u + 1 : 0;
+    int chunked = !(sel & 1);
+    int64_t cl = chunked ? -1 : (int64_t)(n / 2);
+    px_body a, b;
+    px_slice d;
+    uint64_t sum1 = 0, sum2 = 0;
+    int ra = px_body_start(&a, cl, chunked, maxd, maxw), rb = px_body_start(&b, cl, chunked, maxd, maxw);
+    FZ_ASSERT(ra == rb && (ra == 0 || ra == -413));
+    if (ra) return;
+    size_t u1 = 0, u2 = 0;
+    ptrdiff_t k = 0;
+    int e1 = 0, e2 = 0;
+    while (u1 < n && !px_body_done(&a)) {
+        k = px_body_feed(&a, buf + u1, n - u1, &d);
+        if (k < 0) { e1 = (int)k; break; }
+        if (k == 0) break;
+        FZ_ASSERT(!d.n || (d.p >= buf + u1 && d.p + d.n <= buf + u1 + k));
+        for (size_t i = 0; i < d.n; i++) sum1 = sum1 * 31 + (unsigned char)d.p[i];
+        u1 += (size_t)k;
+    }
+    size_t step = 1 + (sel >> 1) % 8;
+    while (u2 < n && !px_body_done(&b)) {
+        size_t piece = n - u2 < step ? n - u2 : step;
+        k = px_body_feed(&b, buf + u2, piece, &d);
+        if (k < 0) { e2 = (int)k; break; }
+        if (k == 0) break;
+        for (size_t i = 0; i < d.n; i++) sum2 = sum2 * 31 + (unsigned char)d.p[i];
+        u2 += (size_t)k;
+    }
+    FZ_ASSERT(e1 == 0 || e1 == -400 || e1 == -413);
+    if (!e1 && !e2) {
+        FZ_ASSERT(u1 == u2 && sum1 == sum2 && a.decoded == b.decoded && a.wire == b.wire);
+        FZ_ASSERT(px_body_done(&a) == px_body_done(&b));
+    }
+    if (!e1) {
+        FZ_ASSERT(!maxd || a.decoded <= maxd);
+        FZ_ASSERT(!maxw || !chunked || a.wire <= maxw);
+        FZ_ASSERT(a.wire == u1);
+    }
+}
+
 static void fz_range(const char *buf, size_t n, unsigned sel)
 {
     px_range rs[PX_RANGE_MAX];
@@ -154,7 +199,9 @@ static void fz_range(const char *buf, size_t n, unsigned sel)
         FZ_ASSERT(cnt >= 1 && cnt <= PX_RANGE_MAX);
         for (size_t i = 0; i < cnt; i++) {
             FZ_ASSERT(rs[i].first <= rs[i].last && rs[i].last < len);
-            if (i) FZ_ASSERT(rs[i].first > rs[i - 1].last + 1);
+            /* request order or sorted: never two that overlap or touch */
+            for (size_t j = 0; j < i; j++)
+                FZ_ASSERT(rs[i].first > rs[j].last + 1 || rs[j].first > rs[i].last + 1);
         }
     } else {
         FZ_ASSERT(cnt == 0);
@@ -224,6 +271,18 @@ static void fz_util(const char *buf, size_t n)
     size_t ml;
     const char *m = px_mime_type(buf, n, &ml);
     FZ_ASSERT(strlen(m) == ml);
+    /* px_path_clean: shape and idempotence, no decoding */
+    if (n + 1 <= sizeof out) {
+        ptrdiff_t k = px_path_clean(out, sizeof out, buf, n);
+        FZ_ASSERT(k == -1 || k > 0);
+        if (k > 0) {
+            char again[1024];
+            FZ_ASSERT(out[0] == '/' && (size_t)k <= n + 1);
+            ptrdiff_t k2 = px_path_clean(again, sizeof again, out, (size_t)k);
+            FZ_ASSERT(k2 == k && memcmp(again, out, (size_t)k) == 0);
+        }
+    }
+    (void)px_host_valid(buf, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -240,6 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_parser(copy, n, sel);
     fz_chunked(copy, n, sel);
     fz_range(copy, n, sel);
+    fz_body(copy, n, sel);
     fz_util(copy, n);
     free(copy);
     return 0;

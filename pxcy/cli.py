@@ -45,11 +45,14 @@ def _port(text):
     return v
 
 
-def add_server_args(p, port=8080):
+def add_server_args(p, port=8080, access_log=False):
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=port, help=f"TCP port (default {port}; 0 picks one)")
     p.add_argument("--workers", type=_positive, default=None,
                    help="worker threads (default: number of CPUs)")
+    if access_log:
+        p.add_argument("--access-log", metavar="FILE", default=None,
+                       help="append a combined-format access log to FILE (HTTP; default: off)")
 
 
 def load_protocol(spec):
@@ -115,6 +118,9 @@ def scheme(protocol):
 def serve(protocol, args, what=""):
     """Start a Server, print where it listens, serve until SIGINT/SIGTERM; exit 0."""
     from pxcy.runtime import Server
+    log = getattr(args, "access_log", None)
+    if log:
+        protocol = _open_access_log(protocol, log)
     try:
         server = Server(protocol, args.host, args.port, workers=args.workers)
         server.start()
@@ -130,8 +136,26 @@ def serve(protocol, args, what=""):
               f"with {server.workers} worker{'s' if server.workers != 1 else ''} (Ctrl-C to stop)",
               flush=True)
     server.serve_forever(on_ready=ready)
+    if log:
+        protocol.close_access_log()          # the workers are stopped: every line written
     print("pxcy: stopped", flush=True)
     return 0
+
+
+def _open_access_log(protocol, path):
+    """The protocol instance with its access log open (HttpProtocol only)."""
+    try:
+        if isinstance(protocol, type):
+            protocol = protocol()
+    except Exception as e:
+        raise CliError(f"cannot create {protocol.__name__}: {e}")
+    if not hasattr(protocol, "open_access_log"):
+        raise CliError("--access-log needs an HTTP protocol (an HttpProtocol subclass)")
+    try:
+        protocol.open_access_log(path)
+    except OSError as e:
+        raise CliError(f"cannot open access log {path}: {e.strerror or e}")
+    return protocol
 
 
 def cmd_run(args):
@@ -146,7 +170,7 @@ def build_parser():
     p = sub.add_parser("run", help="serve a Protocol class: pxcy run MODULE:CLASS",
                        description="Serve a pxcy Protocol subclass from worker threads.")
     p.add_argument("spec", metavar="MODULE:CLASS", help="e.g. pxcy.protocols.echo:Echo")
-    add_server_args(p)
+    add_server_args(p, access_log=True)
     p.set_defaults(func=cmd_run)
 
     for register in _extra_commands():

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc/clang)
 
 def _build(tmp_path, name, extra):
     exe = str(tmp_path / name)
-    cmd = CC.split() + ["-O1", "-Wall", "-Wextra", "-Werror", "-I", INC] + extra + [SRC, "-o", exe]
+    cmd = CC.split() + ["-O1", "-Wall", "-Wextra", "-Werror", "-I", INC] + extra + [SRC, "-o", exe, "-lpthread"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     return exe, res
 

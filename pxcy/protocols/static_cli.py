@@ -19,5 +19,5 @@ def register(sub):
     p.add_argument("root", metavar="DIR", help="directory to serve")
     p.add_argument("--follow-symlinks", action="store_true",
                    help="also follow symlinks that lead outside DIR")
-    add_server_args(p)
+    add_server_args(p, access_log=True)
     p.set_defaults(func=cmd_static)

@@ -1,5 +1,5 @@
-/* Unit tests for pxcy/protocols/includes/http_{parse,range,util}.h.
- * Build: cc -O1 -Wall -Wextra -Werror -I pxcy/protocols/includes tests/c/test_http.c
+/* Unit tests for pxcy/protocols/includes/http_{parse,range,util,body,json,log}.h.
+ * Build: cc -O1 -Wall -Wextra -Werror -I pxcy/protocols/includes tests/c/test_http.c -lpthread
  * Run:   ./a.out [FILE_OR_DIR...]   extra args: fuzz inputs to replay (corpus, regressions).
  * Exit status 0 on success; every failure is printed with its line number. */
 #include <dirent.h>
@@ -12,6 +12,9 @@
 #include "http_parse.h"
 #include "http_range.h"
 #include "http_util.h"
+#include "http_body.h"
+#include "http_json.h"
+#include "http_log.h"
 #include "../../fuzz/fuzz_http.c"
 
 static int g_fail, g_checks;
@@ -686,7 +689,8 @@ static void test_range(void)
     RANGE("bytes=0-0, -1", 10000, 206, "0-0,9999-9999");
     RANGE("bytes=500-600,601-999", 10000, 206, "500-999");           /* adjacent coalesced */
     RANGE("bytes=500-700,601-999", 10000, 206, "500-999");           /* overlap coalesced */
-    RANGE("bytes=9000-9100,0-10,20-30", 10000, 206, "0-10,20-30,9000-9100");  /* sorted */
+    RANGE("bytes=9000-9100,0-10,20-30", 10000, 206, "9000-9100,0-10,20-30");  /* request order */
+    RANGE("bytes=9000-9100,0-10,5-30", 10000, 206, "0-30,9000-9100");  /* overlap: sorted, coalesced */
     RANGE("bytes=0-10,5-6", 10000, 206, "0-10");
     RANGE("BYTES=0-1", 10, 206, "0-1");
     RANGE("bytes=0-", 10, 206, "0-9");
@@ -854,7 +858,11 @@ static void test_util(void)
             {"v.mp4", "video/mp4"}, {"f.woff", "font/woff"}, {"f.woff2", "font/woff2"},
             {"noext", "application/octet-stream"}, {"/dir.html/file", "application/octet-stream"},
             {".html", "application/octet-stream"}, {"x.", "application/octet-stream"},
-            {"x.unknown", "application/octet-stream"}, {"x.h", "application/octet-stream"},
+            {"x.unknown", "application/octet-stream"}, {"x.h", "text/x-c; charset=utf-8"},
+            {"a.mp3", "audio/mpeg"}, {"a.webm", "video/webm"}, {"a.AVIF", "image/avif"},
+            {"a.csv", "text/csv; charset=utf-8"}, {"a.ttf", "font/ttf"}, {"app.js.map", "application/json"},
+            {"a.wasm", "application/wasm"}, {"a.c", "text/x-c; charset=utf-8"}, {"a.z", "application/octet-stream"},
+            {"site.webmanifest", "application/manifest+json"}, {"a.verylongextension", "application/octet-stream"},
             {"", "application/octet-stream"}, {"/a/.hidden.css", "text/css; charset=utf-8"},
         };
         for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
@@ -1035,6 +1043,206 @@ static int replay(const char *path)
     return count;
 }
 
+
+static void test_host_and_authority(void)
+{
+    CHECK(px_host_valid("example.com", 11));
+    CHECK(px_host_valid("example.com:8080", 16));
+    CHECK(px_host_valid("127.0.0.1:80", 12));
+    CHECK(px_host_valid("[::1]:80", 8));
+    CHECK(px_host_valid("", 0));
+    CHECK(px_host_valid("a%20b", 5));
+    CHECK(!px_host_valid("a b", 3));
+    CHECK(!px_host_valid("a/b", 3));
+    CHECK(!px_host_valid("a:8x", 4));
+    CHECK(!px_host_valid("[::1", 4));
+    CHECK(!px_host_valid("a@b", 3));
+    CHECK(!px_host_valid("a%2", 3));
+    CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), -400);
+    CHECK(parse("GET / HTTP/1.1\r\nHost: x.org:81\r\n\r\n") > 0);
+    CHECK_SL(R.host, "x.org:81");
+    /* absolute-form: the target's authority wins over Host (RFC 9112 3.2.2) */
+    CHECK(parse("GET http://target.example:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n") > 0);
+    CHECK_SL(R.host, "target.example:8080");
+    CHECK_SL(R.path, "/p");
+    CHECK_INT(parse("GET http://u@target/p HTTP/1.1\r\nHost: other\r\n\r\n"), -400);
+    CHECK_INT(parse("GET http://a b/ HTTP/1.1\r\nHost: x\r\n\r\n"), -400);
+}
+
+static void test_scan_state(void)
+{
+    /* the scan state alone carried between calls (per connection), px_request shared */
+    const char *req = "GET /abc HTTP/1.1\r\nHost: x\r\nX-Long: 0123456789\r\n\r\n";
+    size_t n = strlen(req);
+    px_scan sc;
+    memset(&sc, 0, sizeof sc);
+    int rc = 0;
+    for (size_t k = 1; k <= n; k++) {
+        px_request_reset(&R);
+        px_scan_restore(&R, &sc);
+        memset(R.headers, 0xAB, sizeof R.headers);    /* another connection used it */
+        rc = px_parse_request(req, k, &R, NULL);
+        if (rc) break;
+        px_scan_save(&R, &sc);
+    }
+    CHECK_INT(rc, (int)n);
+    CHECK_SL(R.path, "/abc");
+    CHECK_INT(R.num_headers, 2);
+}
+
+static void test_path_clean(void)
+{
+    char b[64];
+    ptrdiff_t k;
+    k = px_path_clean(b, sizeof b, "a/../b", 6); CHECK_MEM(b, k, "/b");
+    k = px_path_clean(b, sizeof b, "", 0); CHECK_MEM(b, k, "/");
+    k = px_path_clean(b, sizeof b, "x//y/./z/", 9); CHECK_MEM(b, k, "/x/y/z/");
+    k = px_path_clean(b, sizeof b, "a%2e%2e", 7); CHECK_MEM(b, k, "/a%2e%2e");   /* no decoding */
+    CHECK_INT(px_path_clean(b, sizeof b, "../secret.txt", 13), -1);
+    CHECK_INT(px_path_clean(b, sizeof b, "a/../../x", 9), -1);
+    CHECK_INT(px_path_clean(b, sizeof b, "a\0b", 3), -1);
+    CHECK(px_path_is_clean("/a/b.txt", 8));
+    CHECK(!px_path_is_clean("/a/%62", 6));
+    CHECK(!px_path_is_clean("/a//b", 5));
+    CHECK(!px_path_is_clean("/a/./b", 6));
+    CHECK(!px_path_is_clean("/.x", 3));
+    CHECK(px_path_has_dotfile("/a/.git/config", 14));
+    CHECK(px_path_has_dotfile("/.env", 5));
+    CHECK(!px_path_has_dotfile("/a/b.c", 6));
+}
+
+static void test_body(void)
+{
+    px_body b;
+    px_slice d;
+    char out[64];
+    size_t on = 0;
+    CHECK_INT(px_body_start(&b, 10, 0, 5, 0), -413);
+    CHECK_INT(px_body_start(&b, -1, 0, 5, 0), 0);
+    CHECK(px_body_done(&b));
+    CHECK_INT(px_body_start(&b, 5, 0, 0, 0), 0);
+    CHECK_INT(px_body_feed(&b, "abcdefg", 7, &d), 5);         /* stops at the body's end */
+    CHECK(px_body_done(&b));
+    CHECK_MEM(d.p, d.n, "abcde");
+    /* chunked, one byte at a time: every byte seen once, data slices in order */
+    const char *w = "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: v\r\n\r\nNEXT";
+    CHECK_INT(px_body_start(&b, -1, 1, 100, 1000), 0);
+    size_t i = 0, wn = strlen(w);
+    while (i < wn && !px_body_done(&b)) {
+        ptrdiff_t k = px_body_feed(&b, w + i, 1, &d);
+        CHECK(k == 1);
+        if (k != 1) break;
+        if (d.n) { memcpy(out + on, d.p, d.n); on += d.n; }
+        i += 1;
+    }
+    CHECK(px_body_done(&b));
+    CHECK_MEM(out, on, "abcde");
+    CHECK_MEM(w + i, wn - i, "NEXT");
+    CHECK_INT(b.decoded, 5);
+    CHECK_INT(b.wire, wn - 4);
+    /* decoded limit */
+    CHECK_INT(px_body_start(&b, -1, 1, 4, 0), 0);
+    ptrdiff_t k = 0;
+    for (i = 0; i < wn && k >= 0; i += (size_t)k) {
+        k = px_body_feed(&b, w + i, wn - i, &d);
+        if (k == 0) break;
+    }
+    CHECK_INT(k, -413);
+    /* wire limit: 1-byte chunks of a small body: chunk overhead counts */
+    char big[6 * 200 + 8];
+    size_t bn = 0;
+    for (int c = 0; c < 200; c++) { memcpy(big + bn, "1\r\nx\r\n", 6); bn += 6; }
+    memcpy(big + bn, "0\r\n\r\n", 5); bn += 5;
+    CHECK_INT(px_body_start(&b, -1, 1, 1000, 600), 0);
+    for (i = 0, k = 0; i < bn; i += (size_t)k) {
+        k = px_body_feed(&b, big + i, bn - i, &d);
+        if (k <= 0) break;
+    }
+    CHECK_INT(k, -413);
+    CHECK(b.wire <= 600);
+    CHECK_INT(px_body_start(&b, -1, 1, 1000, 2000), 0);
+    for (i = 0, k = 0; i < bn && !px_body_done(&b); i += (size_t)k) {
+        k = px_body_feed(&b, big + i, bn - i, &d);
+        if (k <= 0) break;
+    }
+    CHECK(px_body_done(&b));
+    CHECK_INT(b.decoded, 200);
+    CHECK_INT(px_body_start(&b, -1, 1, 0, 0), 0);
+    CHECK_INT(px_body_feed(&b, "zz\r\n", 4, &d), -400);
+}
+
+static void *t_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    static char arena[1 << 16];
+    static size_t used;
+    if (n > sizeof arena - used) { used = 0; }   /* reuse: tests copy out at once */
+    if (n > sizeof arena) return NULL;
+    void *p = arena + used;
+    used += n;
+    return p;
+}
+
+static void *t_fail(void *ctx, size_t n) { (void)ctx; (void)n; return NULL; }
+
+static void test_json(void)
+{
+    px_json j;
+    CHECK_INT(px_json_init(&j, t_alloc, NULL, 8), 0);
+    px_json_begin_object(&j);
+    px_json_key(&j, "a", 1);
+    px_json_float(&j, 0.1);
+    px_json_key(&j, "b", 1);
+    px_json_begin_array(&j);
+    px_json_float(&j, 1e308 * 10);      /* inf */
+    px_json_float(&j, 1.0 / 3);
+    px_json_float(&j, 100.0);
+    px_json_float(&j, -2.5e-8);
+    px_json_int(&j, INT64_MIN);
+    px_json_bool(&j, 1);
+    px_json_null(&j);
+    px_json_str(&j, "q\"\n\xff", 4);
+    px_json_end_array(&j);
+    px_json_end_object(&j);
+    CHECK(!j.failed);
+    CHECK_MEM(j.buf, j.n, "{\"a\":0.1,\"b\":[null,0.3333333333333333,100,-2.5e-08,"
+              "-9223372036854775808,true,null,\"q\\\"\\n\xef\xbf\xbd\"]}");
+    char f[32];
+    double vals[] = {0.1, 0.2 + 0.1, 5e-324, 1.7976931348623157e308, 123456789.125, -0.0};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        int k = px_json_format_double(f, vals[i]);
+        CHECK(k > 0 && strtod(f, NULL) == vals[i]);
+    }
+    px_json_format_double(f, 0.30000000000000004);
+    CHECK(!strcmp(f, "0.30000000000000004"));
+    /* out of memory: sticky failure */
+    CHECK_INT(px_json_init(&j, t_fail, NULL, 8), -1);
+    CHECK_INT(px_json_int(&j, 1), -1);
+    CHECK(j.failed);
+}
+
+static void test_log_format(void)
+{
+    char b[64];
+    CHECK_INT(px_log_clf_time(b, 784111777), 28);
+    CHECK_MEM(b, 28, "[06/Nov/1994:08:49:37 +0000]");
+    size_t k = px_log_escape(b, "a\"b\\\n\x80", 6);
+    CHECK_MEM(b, k, "a\\x22b\\x5C\\x0A\\x80");
+    /* a log file written through the buffers, flushed on close */
+    char path[] = "/tmp/pxcy-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    px_log *l = px_log_open(path);
+    CHECK(l != NULL);
+    if (!l) return;
+    for (int i = 0; i < 1000; i++) px_log_write(l, i % 3, "line\n", 5);
+    px_log_close(l);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size == 5000);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     test_parse_basic();
@@ -1045,6 +1253,12 @@ int main(int argc, char **argv)
     test_chunked();
     test_range();
     test_util();
+    test_host_and_authority();
+    test_scan_state();
+    test_path_clean();
+    test_body();
+    test_json();
+    test_log_format();
     for (int i = 1; i < argc; i++) {
         int c = replay(argv[i]);
         if (c < 0) g_fail++;

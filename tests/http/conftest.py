@@ -40,9 +40,12 @@ class Served:
 def apps():
     """tests/http/apps.pyx compiled against pxcy (rebuilt when its sources change)."""
     from buildutil import import_built
+    import glob
     inc = os.path.join(pxcy.get_include(), "pxcy")
-    return import_built("apps", HERE, [os.path.join(inc, "protocols", "http11.pxd"),
-                                       os.path.join(inc, "runtime.pxd")])
+    deps = [os.path.join(inc, "protocols", "http11.pxd"), os.path.join(inc, "runtime.pxd"),
+            os.path.join(inc, "protocols", "httpparse.pxd")]
+    deps += sorted(glob.glob(os.path.join(inc, "protocols", "http", "*.pxd")))
+    return import_built("apps", HERE, deps)
 
 
 @pytest.fixture(scope="session")
@@ -191,3 +194,19 @@ def hello_server():
     s.stop()
 
 
+
+
+@pytest.fixture(scope="session")
+def hello_big_body(apps, docroot):
+    """apps.Routes with the default max_body (960 KiB): a port."""
+    s = pxcy.Server(apps.Routes(docroot["root"]), "127.0.0.1", 0, workers=1).start()
+    yield s.port
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def timeout_server(apps, docroot):
+    """apps.Routes with a 1 s request timeout: a port."""
+    s = pxcy.Server(apps.Routes(docroot["root"], request_timeout=1.0), "127.0.0.1", 0, workers=1).start()
+    yield s.port
+    s.stop()

@@ -71,3 +71,52 @@ def test_run_helloworld(docroot):
     finally:
         rc, out, err = stop(p)
     assert rc == 0, err
+
+
+def test_static_access_log_no_line_lost_on_sigterm(docroot, tmp_path):
+    log = tmp_path / "access.log"
+    p, port = start("static", docroot["root"], "--port", "0", "--workers", "2", "--access-log", str(log))
+    try:
+        from rawhttp import Conn
+        with Conn(port) as c:
+            for i in range(300):
+                c.send(f"GET /hello.txt?i={i} HTTP/1.1\r\nHost: x\r\nUser-Agent: t\"ua\r\n"
+                       f"Referer: http://r/\r\n\r\n")
+            for i in range(300):
+                assert c.read_response().status == 200
+        assert get(port, "/missing").status == 404
+    finally:
+        rc, out, err = stop(p)                   # at once: lines still in the buffers
+    assert rc == 0, err
+    lines = log.read_text().splitlines()
+    assert len(lines) == 301
+    pat = re.compile(r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+                     r'"GET /hello\.txt\?i=(\d+) HTTP/1\.1" 200 21 "http://r/" "t\\x22ua"$')
+    assert sorted(int(pat.match(ln).group(1)) for ln in lines[:300]) == list(range(300))
+    assert re.search(r'"GET /missing HTTP/1\.1" 404 \d+ "-" "-"$', lines[300])
+
+
+def test_run_access_log_off_by_default_and_bad_path(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "pxcy", "run", "pxcy.protocols.http11:HelloWorld",
+                        "--port", "0", "--access-log", str(tmp_path / "no" / "such" / "dir.log")],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 2
+    assert len(p.stderr.strip().splitlines()) == 1 and "access log" in p.stderr
+    assert not (tmp_path / "no").exists()
+    p = subprocess.run([sys.executable, "-m", "pxcy", "run", "pxcy.protocols.echo:Echo",
+                        "--port", "0", "--access-log", str(tmp_path / "x.log")],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 2 and "HTTP protocol" in p.stderr
+    assert not (tmp_path / "x.log").exists()
+
+
+def test_run_access_log(tmp_path):
+    log = tmp_path / "a.log"
+    p, port = start("run", "pxcy.protocols.http11:HelloWorld", "--port", "0", "--workers", "1",
+                    "--access-log", str(log))
+    try:
+        assert get(port, "/plaintext").status == 200
+    finally:
+        rc, out, err = stop(p)
+    assert rc == 0, err
+    assert '"GET /plaintext HTTP/1.1" 200 13 "-" "-"' in log.read_text()

@@ -31,7 +31,7 @@
  *    versions -> 505; malformed -> 400.  Request line > max_request_line -> 414.
  *  - request-target: bytes 0x21-0x7E only ('#' and non-ASCII -> 400).  Forms:
  *    origin ("/p?q"), absolute ("http://h/p?q": path/query taken from it, path "/"
- *    when empty; Host header is still reported as sent), "*" (OPTIONS only),
+ *    when empty; host is the target's authority, RFC 9112 3.2.2), "*" (OPTIONS only),
  *    authority-form (CONNECT only; path empty).  query.p == NULL when there is no '?'.
  *  - Header fields: name = token immediately followed by ':' (space before colon,
  *    empty name, obs-fold / line starting with SP or HTAB -> 400).  Value chars:
@@ -46,7 +46,7 @@
  *  - keep_alive: HTTP/1.1 default on, "Connection: close" off; HTTP/1.0 on only with
  *    "Connection: keep-alive" (close wins).  upgrade set for "Connection: upgrade".
  *  - expect_continue: "Expect: 100-continue" in HTTP/1.1 (ignored in 1.0).
- *  - Host: more than one -> 400.  Missing Host in HTTP/1.1 passes (host.p == NULL)
+ *  - Host: more than one, or not uri-host [":" port] (px_host_valid) -> 400.  Missing Host in HTTP/1.1 passes (host.p == NULL)
  *    unless lim->require_host, then 400.  host/if_none_match/if_modified_since/
  *    range/if_range are the first occurrence's value (.p == NULL when absent).
  *
@@ -126,6 +126,24 @@ static inline void px_request_reset(px_request *r)
 {
     r->_pos = r->_line = r->_start = r->_rl_end = r->_nlines = 0;
 }
+
+/* The incremental scan state alone (40 bytes), to keep per connection while the
+ * px_request itself is shared: save after a 0 return, restore before the next call
+ * (with the same bytes at the front of the longer buffer). */
+typedef struct { size_t pos, line, start, rl_end, nlines; } px_scan;
+
+static inline void px_scan_save(const px_request *r, px_scan *s)
+{
+    s->pos = r->_pos; s->line = r->_line; s->start = r->_start;
+    s->rl_end = r->_rl_end; s->nlines = r->_nlines;
+}
+
+static inline void px_scan_restore(px_request *r, const px_scan *s)
+{
+    r->_pos = s->pos; r->_line = s->line; r->_start = s->start;
+    r->_rl_end = s->rl_end; r->_nlines = s->nlines;
+}
+
 
 /* ---- character classes ------------------------------------------------ */
 
@@ -312,6 +330,51 @@ static inline const char *px__scan_target(const char *p, const char *end, int lv
     return px__scan_target_scalar(p, end);
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9110 sec. 7.2, RFC 3986 sec. 3.2.2): an
+ * IP-literal in brackets, or reg-name / IPv4 chars (unreserved, pct-encoded,
+ * sub-delims); port digits.  Empty is valid (a target without authority). */
+/* reg-name / IPv4 characters: unreserved and sub-delims ('%' handled apart) */
+static const unsigned char px__hostchar[256] = {
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,1,0,0,1,0,1,1,1,1,1,1,1,1,1,0, 1,1,1,1,1,1,1,1,1,1,0,1,0,1,0,0,
+    0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,0,0,0,0,1,
+    0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,0,0,0,1,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+};
+
+static inline int px_host_valid(const char *p, size_t n)
+{
+    size_t i = 0;
+    if (n && p[0] == '[') {
+        for (i = 1; i < n && p[i] != ']'; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (!(((unsigned)((c | 0x20) - 'a') < 26u) || (unsigned)(c - '0') < 10u || c == ':' ||
+                  c == '.'))
+                return 0;
+        }
+        if (i >= n || i == 1) return 0;
+        i++;
+    } else {
+        for (; i < n; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (px__hostchar[c]) continue;
+            if (c == ':') break;
+            if (c != '%' || n - i < 3 || px__hexval((unsigned char)p[i + 1]) < 0 ||
+                px__hexval((unsigned char)p[i + 2]) < 0)
+                return 0;
+            i += 2;
+        }
+    }
+    if (i == n) return 1;
+    if (p[i] != ':') return 0;
+    for (i++; i < n; i++)
+        if ((unsigned)(p[i] - '0') >= 10u) return 0;
+    return 1;
+}
+
 /* ---- full parse of a complete head ------------------------------------- */
 
 /* Content-Length value: 1#(1*DIGIT) all equal.  Returns value or -1. */
@@ -402,7 +465,7 @@ static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, s
     size_t tlen = (size_t)(p - t0);
     r->target.p = t0; r->target.n = tlen;
     if (memchr(t0, '#', tlen)) return -400;
-    const char *pathp = t0, *te = p;
+    const char *pathp = t0, *te = p, *auth0 = NULL, *auth1 = NULL;
     r->query.p = NULL; r->query.n = 0;
     if (*t0 == '/') {
         /* origin-form */
@@ -420,7 +483,9 @@ static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, s
                           *s == '+' || *s == '-' || *s == '.')) s++;
         if (te - s < 3 || s[0] != ':' || s[1] != '/' || s[2] != '/') return -400;
         s += 3;
+        auth0 = s;
         while (s < te && *s != '/' && *s != '?') s++;
+        auth1 = s;
         pathp = s;
     }
     {
@@ -541,6 +606,15 @@ version:
         r->chunked = 1;
     }
     if (minor == 1 && !host.p && lim->require_host) return -400;
+    if (host.p && !px_host_valid(host.p, host.n)) return -400;
+    if (auth0) {
+        /* RFC 9112 3.2.2: the target's authority replaces the Host header */
+        const char *at = auth1;
+        while (at > auth0 && at[-1] != '@') at--;
+        if (at > auth0) return -400;                      /* userinfo: not in http(s) URIs */
+        if (!px_host_valid(auth0, (size_t)(auth1 - auth0))) return -400;
+        host.p = auth0; host.n = (size_t)(auth1 - auth0);
+    }
     r->content_length = cl;
     r->keep_alive = (unsigned char)(conn_close ? 0 : (minor == 1 ? 1 : conn_ka));
     r->upgrade = (unsigned char)upgrade;

@@ -6,9 +6,10 @@
  *                      px_range *out, size_t max, size_t *count)
  *       v/n: the Range field value; len: representation length; out: room for max
  *       ranges (PX_RANGE_MAX = 16 is a good size).  Returns
- *         PX_RANGE_PARTIAL (206)  *count >= 1 satisfiable ranges in out, sorted by
- *                                 offset, clipped to len-1, overlapping or adjacent
- *                                 ranges coalesced (so *count may be 1 for a list)
+ *         PX_RANGE_PARTIAL (206)  *count >= 1 satisfiable ranges in out, clipped to
+ *                                 len-1, in request order; when any two overlap or
+ *                                 are adjacent, all are sorted by offset and
+ *                                 coalesced instead (so *count may be 1 for a list)
  *         PX_RANGE_UNSATISFIABLE (416)  valid header, nothing satisfiable (e.g.
  *                                 first-pos >= len, "-0", or len == 0)
  *         PX_RANGE_IGNORE (200)   serve the full representation: unit is not
@@ -105,12 +106,31 @@ static inline int px_range_parse(const char *v, size_t n, uint64_t len, px_range
     }
     if (specs == 0) return PX_RANGE_IGNORE;
     if (k == 0) return PX_RANGE_UNSATISFIABLE;
-    /* sort by first (insertion sort, k <= max), then coalesce overlap/adjacency */
-    for (size_t i = 1; i < k; i++) {
-        px_range t = out[i];
-        size_t j = i;
-        while (j > 0 && out[j - 1].first > t.first) { out[j] = out[j - 1]; j--; }
-        out[j] = t;
+    /* Request order (RFC 9110 14.6) unless two ranges overlap or touch: then sorted
+     * and coalesced (a MAY), which also bounds the response by the length. */
+    px_range srt[PX_RANGE_MAX];
+    int merge = 0;
+    if (k > PX_RANGE_MAX) merge = 1;          /* cannot check: coalesce in place */
+    else {
+        memcpy(srt, out, k * sizeof *out);
+        for (size_t i = 1; i < k; i++) {
+            px_range t = srt[i];
+            size_t j = i;
+            while (j > 0 && srt[j - 1].first > t.first) { srt[j] = srt[j - 1]; j--; }
+            srt[j] = t;
+        }
+        for (size_t i = 1; i < k; i++)
+            if (srt[i].first <= srt[i - 1].last + 1) merge = 1;
+    }
+    if (!merge) { *count = k; return PX_RANGE_PARTIAL; }
+    if (k <= PX_RANGE_MAX) memcpy(out, srt, k * sizeof *out);
+    else {
+        for (size_t i = 1; i < k; i++) {
+            px_range t = out[i];
+            size_t j = i;
+            while (j > 0 && out[j - 1].first > t.first) { out[j] = out[j - 1]; j--; }
+            out[j] = t;
+        }
     }
     size_t w = 0;
     for (size_t i = 1; i < k; i++) {

@@ -5,6 +5,11 @@
  *       %XX (either case) decoded; a '%' not followed by two hex digits -> -1;
  *       %00 or a raw NUL byte -> -1 (NUL never produced).  plus_space: '+' -> ' ' (query/form data).
  *       Returns decoded length, -1 invalid, -2 dst too small (cap >= n always suffices).
+ *   ptrdiff_t px_path_clean(char *dst, size_t cap, const char *src, size_t n)
+ *       The cleaning half of px_path_normalize on already decoded bytes (no %
+ *       decoding): a result always starting with '/'; -1 escapes root or has NUL.
+ *   int px_path_is_clean(p, n)       1: a raw path that normalizes to itself
+ *   int px_path_has_dotfile(p, n)    1: a segment starts with '.'
  *   ptrdiff_t px_path_normalize(char *dst, size_t cap, const char *src, size_t n)
  *       Percent-decodes src (a raw path starting with '/'), then collapses repeated
  *       '/', drops "." segments and resolves ".." segments.  Normalization runs on
@@ -82,31 +87,32 @@ static inline ptrdiff_t px_percent_decode(char *dst, size_t cap, const char *src
     return (ptrdiff_t)w;
 }
 
-static inline ptrdiff_t px_path_normalize(char *dst, size_t cap, const char *src, size_t n)
+/* Clean an already decoded path in place-compatible fashion (dst may equal src):
+ * collapse '/', drop ".", resolve ".." (above the root -> -1), NUL -> -1.  src need
+ * not start with '/': the result always does.  cap >= n + 1 always suffices. */
+static inline ptrdiff_t px_path_clean(char *dst, size_t cap, const char *src, size_t n)
 {
-    if (cap < n) return -2;
-    ptrdiff_t dl = px_percent_decode(dst, cap, src, n, 0);
-    if (dl < 0) return dl;
-    size_t len = (size_t)dl, i = 0, w = 0;
-    if (len == 0 || dst[0] != '/') return -1;
+    size_t i = 0, w = 0;
     int trailing = 0;
-    while (i < len) {
-        while (i < len && dst[i] == '/') i++;
+    if (cap < n + 1 && !(n && src[0] == '/' && cap >= n)) return -2;
+    if (memchr(src, 0, n)) return -1;
+    while (i < n) {
+        while (i < n && src[i] == '/') i++;
         size_t s = i;
-        while (i < len && dst[i] != '/') i++;
+        while (i < n && src[i] != '/') i++;
         size_t sl = i - s;
         if (sl == 0) { trailing = 1; break; }
-        if (dst[s] == '.' && (sl == 1 || (sl == 2 && dst[s + 1] == '.'))) {
+        if (src[s] == '.' && (sl == 1 || (sl == 2 && src[s + 1] == '.'))) {
             if (sl == 2) {
                 if (w == 0) return -1;                 /* would escape the root */
                 while (dst[w - 1] != '/') w--;
                 w--;
             }
-            trailing = (i == len);
+            trailing = (i == n);
             continue;
         }
         dst[w++] = '/';
-        memmove(dst + w, dst + s, sl);
+        memmove(dst + w, src + s, sl);
         w += sl;
         trailing = 0;
     }
@@ -114,40 +120,76 @@ static inline ptrdiff_t px_path_normalize(char *dst, size_t cap, const char *src
     return (ptrdiff_t)w;
 }
 
+static inline ptrdiff_t px_path_normalize(char *dst, size_t cap, const char *src, size_t n)
+{
+    if (cap < n) return -2;
+    ptrdiff_t dl = px_percent_decode(dst, cap, src, n, 0);
+    if (dl < 0) return dl;
+    if (dl == 0 || dst[0] != '/') return -1;
+    return px_path_clean(dst, cap, dst, (size_t)dl);
+}
+
+/* 1 when a raw path needs no decoding or cleaning: no '%', no "//", no "/." */
+static inline int px_path_is_clean(const char *p, size_t n)
+{
+    /* 1: '%' or NUL (never clean); 2: '/' (clean unless "//" or "/.") */
+    static const unsigned char cls[256] = {
+        1, ['%'] = 1, ['/'] = 2,
+    };
+    if (n == 0 || p[0] != '/') return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = cls[(unsigned char)p[i]];
+        if (!c) continue;
+        if (c == 1) return 0;
+        if (i + 1 < n && (p[i + 1] == '/' || p[i + 1] == '.')) return 0;
+    }
+    return 1;
+}
+
+/* 1 when a clean path has a segment starting with '.' (a dotfile or dot-directory) */
+static inline int px_path_has_dotfile(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == '/' && p[i + 1] == '.') return 1;
+    return n && p[0] == '.';
+}
+
 /* ---- Content-Type from extension ----------------------------------------- */
 
 static inline const char *px_mime_type(const char *path, size_t n, size_t *len_out)
 {
-    static const struct { const char ext[6]; unsigned char elen, tlen; const char *type; } tab[] = {
-        {"html", 4, 24, "text/html; charset=utf-8"},
-        {"htm", 3, 24, "text/html; charset=utf-8"},
-        {"css", 3, 23, "text/css; charset=utf-8"},
-        {"js", 2, 30, "text/javascript; charset=utf-8"},
-        {"mjs", 3, 30, "text/javascript; charset=utf-8"},
-        {"json", 4, 16, "application/json"},
-        {"txt", 3, 25, "text/plain; charset=utf-8"},
-        {"xml", 3, 23, "text/xml; charset=utf-8"},
-        {"svg", 3, 13, "image/svg+xml"},
-        {"png", 3, 9, "image/png"},
-        {"jpg", 3, 10, "image/jpeg"},
-        {"jpeg", 4, 10, "image/jpeg"},
-        {"gif", 3, 9, "image/gif"},
-        {"webp", 4, 10, "image/webp"},
-        {"ico", 3, 12, "image/x-icon"},
-        {"wasm", 4, 16, "application/wasm"},
-        {"pdf", 3, 15, "application/pdf"},
-        {"zip", 3, 15, "application/zip"},
-        {"gz", 2, 16, "application/gzip"},
-        {"bz2", 3, 19, "application/x-bzip2"},
-        {"mp4", 3, 9, "video/mp4"},
-        {"woff", 4, 9, "font/woff"},
-        {"woff2", 5, 10, "font/woff2"},
+    static const struct { const char ext[12]; unsigned char elen; const char *type; } tab[] = {
+        {"html", 4, "text/html; charset=utf-8"}, {"htm", 3, "text/html; charset=utf-8"},
+        {"css", 3, "text/css; charset=utf-8"}, {"js", 2, "text/javascript; charset=utf-8"},
+        {"mjs", 3, "text/javascript; charset=utf-8"}, {"json", 4, "application/json"},
+        {"map", 3, "application/json"}, {"txt", 3, "text/plain; charset=utf-8"},
+        {"csv", 3, "text/csv; charset=utf-8"}, {"tsv", 3, "text/tab-separated-values; charset=utf-8"},
+        {"md", 2, "text/markdown; charset=utf-8"}, {"xml", 3, "text/xml; charset=utf-8"},
+        {"ics", 3, "text/calendar; charset=utf-8"}, {"c", 1, "text/x-c; charset=utf-8"},
+        {"h", 1, "text/x-c; charset=utf-8"}, {"webmanifest", 11, "application/manifest+json"},
+        {"svg", 3, "image/svg+xml"}, {"png", 3, "image/png"}, {"apng", 4, "image/apng"},
+        {"jpg", 3, "image/jpeg"}, {"jpeg", 4, "image/jpeg"}, {"gif", 3, "image/gif"},
+        {"webp", 4, "image/webp"}, {"avif", 4, "image/avif"}, {"ico", 3, "image/x-icon"},
+        {"bmp", 3, "image/bmp"}, {"tif", 3, "image/tiff"}, {"tiff", 4, "image/tiff"},
+        {"wasm", 4, "application/wasm"}, {"pdf", 3, "application/pdf"},
+        {"zip", 3, "application/zip"}, {"gz", 2, "application/gzip"}, {"tgz", 3, "application/gzip"},
+        {"bz2", 3, "application/x-bzip2"}, {"xz", 2, "application/x-xz"}, {"zst", 3, "application/zstd"},
+        {"7z", 2, "application/x-7z-compressed"}, {"tar", 3, "application/x-tar"},
+        {"rtf", 3, "application/rtf"}, {"epub", 4, "application/epub+zip"},
+        {"mp3", 3, "audio/mpeg"}, {"ogg", 3, "audio/ogg"}, {"oga", 3, "audio/ogg"},
+        {"opus", 4, "audio/ogg"}, {"wav", 3, "audio/wav"}, {"flac", 4, "audio/flac"},
+        {"m4a", 3, "audio/mp4"}, {"aac", 3, "audio/aac"}, {"mid", 3, "audio/midi"},
+        {"mp4", 3, "video/mp4"}, {"m4v", 3, "video/mp4"}, {"webm", 4, "video/webm"},
+        {"ogv", 3, "video/ogg"}, {"mov", 3, "video/quicktime"}, {"mkv", 3, "video/x-matroska"},
+        {"avi", 3, "video/x-msvideo"}, {"mpeg", 4, "video/mpeg"}, {"ts", 2, "video/mp2t"},
+        {"woff", 4, "font/woff"}, {"woff2", 5, "font/woff2"}, {"ttf", 3, "font/ttf"},
+        {"otf", 3, "font/otf"}, {"eot", 3, "application/vnd.ms-fontobject"},
     };
     static const char dflt[] = "application/octet-stream";
     size_t i = n;
     while (i > 0 && path[i - 1] != '.' && path[i - 1] != '/') i--;
-    if (i > 1 && path[i - 1] == '.' && path[i - 2] != '/' && n - i >= 2 && n - i <= 5) {
-        char e[5];
+    if (i > 1 && path[i - 1] == '.' && path[i - 2] != '/' && n - i >= 1 && n - i <= 11) {
+        char e[11];
         size_t el = n - i;
         for (size_t k = 0; k < el; k++) {
             unsigned char c = (unsigned char)path[i + k];
@@ -155,7 +197,7 @@ static inline const char *px_mime_type(const char *path, size_t n, size_t *len_o
         }
         for (size_t k = 0; k < sizeof tab / sizeof tab[0]; k++)
             if (tab[k].elen == el && !memcmp(tab[k].ext, e, el)) {
-                if (len_out) *len_out = tab[k].tlen;
+                if (len_out) *len_out = strlen(tab[k].type);
                 return tab[k].type;
             }
     }

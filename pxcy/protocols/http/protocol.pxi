@@ -1,0 +1,596 @@
+# HttpProtocol: request framing (heads, bodies spanning reads, pipelining),
+# dispatch, streaming responses; the ready-made HelloWorld and Static apps.
+
+cdef enum:
+    PH_HEAD = 0          # reading request heads
+    PH_BODY = 1          # a request body spans reads (buffered or streamed to the route)
+    PH_STREAM = 2        # a streaming response is being produced; input waits
+    PIPELINE_OUTPUT_MAX = 8 << 20    # stop answering a batch once this much is queued
+
+cdef px_slice EMPTY_SLICE
+EMPTY_SLICE.p = NULL
+EMPTY_SLICE.n = 0
+
+cdef SlowState ZERO_SLOW             # the zeroed template a SlowState is made from
+
+
+cdef class HttpProtocol(Protocol):
+    """Base class of HTTP/1.1 apps.
+
+    Register routes in prepare() (called once, with the GIL, before serving):
+    `self.route(b"/exact", <Handler>App.method)`, or with prefix=True, where the
+    rest of the decoded, normalized path arrives in req.arg. Routes match the
+    decoded, normalized path (the one static files use), so percent-encoding cannot
+    slip past a route. Exact routes win over prefixes; the longest prefix wins.
+    `methods=("GET",)` by default (HEAD implied by GET); another method on a matching
+    path gets 405 with Allow, OPTIONS gets 204 with Allow. `stream_body=True`: the
+    handler is called for each piece of the request body as it arrives
+    (req.body_more is True for all but the last call, which answers), so an upload
+    of any size takes bounded memory. Unmatched requests go to not_found(): static
+    files below `root` when given, else 404.
+
+    Options: root (directory for static files), follow_symlinks (let symlinks lead
+    outside root; default False), dotfiles (serve names starting with '.'; default
+    False), precompressed (serve x.br / x.gz next to x to clients that accept them,
+    like nginx's gzip_static; default False), keepalive (s, idle keep-alive timeout),
+    request_timeout (s for a whole request to arrive: slowloris), max_body (decoded
+    bytes of a buffered body; it is held in the connection's persistent heap, so
+    keep it below the server's persistent_limit), max_body_wire (the same body on the
+    wire, chunk framing included; default 4 * max_body), access_log (a file: combined
+    log format, written by a logger thread).
+    """
+
+    # cfg, made here, is shared read-only by every connection's copy (pxcy.runtime)
+    pxcy_cinit_shared = True
+
+    def __cinit__(self, *args, **kwargs):
+        self.cfg = <HttpConfig*>calloc(1, sizeof(HttpConfig))
+        if self.cfg == NULL:
+            raise MemoryError()
+        self.cfg.root_fd = -1
+        self.cfg.keepalive_ms = 75_000
+        self.cfg.request_timeout_ms = 15_000
+        self.cfg.max_body = 960 * 1024
+        self.cfg.max_body_wire = 4 * self.cfg.max_body
+
+    def __init__(self, root=None, *, follow_symlinks=False, keepalive=75.0, request_timeout=15.0,
+                 max_body=960 * 1024, max_body_wire=None, dotfiles=False, precompressed=False,
+                 access_log=None):
+        import os
+        if root is not None:
+            real = os.path.realpath(os.fspath(root))
+            if not os.path.isdir(real):
+                raise ValueError(f"static root is not a directory: {root}")
+            b = real.encode()
+            self.cfg.root = <char*>malloc(len(b) + 1)
+            memcpy(self.cfg.root, <char*>b, len(b) + 1)
+            self.cfg.root_n = len(b)
+            self.cfg.root_fd = pxcy_open_dir(self.cfg.root)
+            if self.cfg.root_fd < 0:
+                raise OSError(errno, f"cannot open static root {root}")
+        if int(max_body) < 0 or (max_body_wire is not None and int(max_body_wire) < int(max_body)):
+            raise ValueError("max_body must be >= 0 and max_body_wire >= max_body")
+        self.cfg.follow_symlinks = bool(follow_symlinks)
+        self.cfg.dotfiles = bool(dotfiles)
+        self.cfg.precompressed = bool(precompressed)
+        self.cfg.keepalive_ms = <uint32_t>(float(keepalive) * 1000)
+        self.cfg.request_timeout_ms = <uint32_t>(float(request_timeout) * 1000)
+        self.cfg.max_body = int(max_body)
+        self.cfg.max_body_wire = int(max_body_wire) if max_body_wire is not None else 4 * int(max_body)
+        if access_log is not None:
+            self.open_access_log(access_log)
+
+    def __dealloc__(self):
+        # Only the prototype is a real object; per-connection copies never get here.
+        cdef int i
+        if self.cfg != NULL:
+            for i in range(self.cfg.nroutes):
+                free(self.cfg.routes[i].path)
+            free(self.cfg.routes)
+            free(self.cfg.root)
+            if self.cfg.root_fd >= 0:
+                c_close(self.cfg.root_fd)
+            if self.cfg.log != NULL:
+                px_log_close(self.cfg.log)
+            free(self.cfg)
+            self.cfg = NULL
+
+    # ---- access log (with the GIL; open before serving, close after stop)
+
+    def open_access_log(self, path):
+        """Log every answered request to `path` (appended, combined log format)."""
+        import atexit, os
+        cdef bytes b = os.fsencode(path)
+        cdef px_log* log
+        if self.cfg.log != NULL:
+            raise RuntimeError("the access log is already open")
+        log = px_log_open(b)
+        if log == NULL:
+            raise OSError(errno, f"cannot open access log {os.fsdecode(b)}: {os.strerror(errno)}")
+        self.cfg.log = log
+        atexit.register(self.flush_access_log)
+
+    def flush_access_log(self):
+        """Write every buffered line now (the logger thread does it every 100 ms)."""
+        if self.cfg != NULL and self.cfg.log != NULL:
+            with nogil:
+                px_log_flush(self.cfg.log)
+
+    def close_access_log(self):
+        """Flush and close the access log. Only once the server has stopped."""
+        cdef px_log* log = self.cfg.log
+        if log != NULL:
+            self.cfg.log = NULL
+            with nogil:
+                px_log_close(log)
+
+    def access_log_dropped(self):
+        """Lines dropped because a worker's buffer was full (the disk did not keep up)."""
+        return self.cfg.log.dropped if self.cfg.log != NULL else 0
+
+    # ---- routes
+
+    cdef int route(self, bytes path, Handler handler, bint prefix=False, methods=("GET",),
+                   bint stream_body=False) except -1:
+        cdef Route* rs
+        cdef uint32_t mask = methods_mask(methods)
+        cdef int i
+        if not path.startswith(b"/"):
+            raise ValueError(f"route path must start with '/': {path!r}")
+        for i in range(self.cfg.nroutes):
+            if self.cfg.routes[i].n == <size_t>len(path) and self.cfg.routes[i].prefix == prefix \
+                    and memcmp(self.cfg.routes[i].path, <char*>path, len(path)) == 0 \
+                    and (self.cfg.routes[i].methods & mask):
+                raise ValueError(f"duplicate route {path!r}")
+        rs = <Route*>realloc(self.cfg.routes, (self.cfg.nroutes + 1) * sizeof(Route))
+        if rs == NULL:
+            raise MemoryError()
+        self.cfg.routes = rs
+        rs[self.cfg.nroutes].path = <char*>malloc(len(path) + 1)
+        if rs[self.cfg.nroutes].path == NULL:
+            raise MemoryError()
+        memcpy(rs[self.cfg.nroutes].path, <char*>path, len(path) + 1)
+        rs[self.cfg.nroutes].n = len(path)
+        rs[self.cfg.nroutes].prefix = prefix
+        rs[self.cfg.nroutes].methods = mask
+        rs[self.cfg.nroutes].stream_body = stream_body
+        rs[self.cfg.nroutes].handler = handler
+        self.cfg.nroutes += 1
+        return 0
+
+    def routes(self):
+        """[(path, prefix)] as registered (for introspection and tests)."""
+        return [(self.cfg.routes[i].path[:self.cfg.routes[i].n], bool(self.cfg.routes[i].prefix))
+                for i in range(self.cfg.nroutes)]
+
+    def route_methods(self):
+        """[(path, prefix, methods)] as registered."""
+        out = []
+        for i in range(self.cfg.nroutes):
+            ms = tuple(n for n, mid in METHOD_IDS.items() if self.cfg.routes[i].methods & (1u << <int>mid))
+            out.append((self.cfg.routes[i].path[:self.cfg.routes[i].n], bool(self.cfg.routes[i].prefix), ms))
+        return out
+
+    cdef int not_found(self, Request req, Response res) noexcept nogil:
+        if self.cfg.root != NULL:
+            if req.r.method_id != PX_METHOD_GET and req.r.method_id != PX_METHOD_HEAD:
+                res.header("Allow", "GET, HEAD")      # also OPTIONS *, before any path checks
+                return res.error(405)
+            if req.normalized() < 0:
+                return res.error(400)
+            return res.file(req.path.p, req.path.n)
+        return res.error(404)
+
+    # ---- the connection
+
+    cdef int connection_made(self, Transport t) noexcept nogil:
+        t.set_idle_timeout(self.cfg.keepalive_ms)
+        return 0
+
+    cdef void _arm(self, Transport t) noexcept nogil:
+        """A request has begun arriving: it must be complete within request_timeout.
+        (Issue 11 brings t.call_later/timer_fired: arm a timer here instead, and
+        answer 408 from timer_fired when no byte of a response was sent.)"""
+        if not self.partial:
+            self.partial = True
+            t.set_deadline(self.cfg.request_timeout_ms)
+
+    cdef SlowState* _slow(self, Transport t) noexcept nogil:
+        """The connection's SlowState, made (zeroed) on first need."""
+        cdef pxcy_bytes none
+        if self.slow_mem.data == NULL:
+            none.data = NULL
+            none.size = 0
+            self.slow_mem = t.persist(none, &ZERO_SLOW, sizeof(SlowState))
+        return <SlowState*>self.slow_mem.data
+
+    cdef void _slow_release(self, Transport t) noexcept nogil:
+        """Back to idle: give back the head/body copies and the SlowState."""
+        cdef SlowState* w = <SlowState*>self.slow_mem.data
+        if w == NULL:
+            return
+        if w.body_buf.data != NULL:
+            t.forget(&w.body_buf)
+        if w.head_copy.data != NULL:
+            t.forget(&w.head_copy)
+        if w.req_copy.data != NULL:
+            t.forget(&w.req_copy)
+        t.forget(&self.slow_mem)
+
+    cdef int _fail(self, Transport t, Scratch* s, int status) noexcept nogil:
+        """Answer a request that could not be parsed or accepted, then close."""
+        cdef PyObject* req = bind_request(s, t, &s.r)
+        cdef PyObject* res = bind_response(s, t, self.cfg, req)
+        self._slow_release(t)
+        self.phase = PH_HEAD
+        self.head_pending = False
+        s.r.method_id = PX_METHOD_OTHER
+        (<Request>req).minor = 1
+        (<Response>res).close = True
+        (<Response>res).error(status)
+        t.close()
+        return 0
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef Scratch* s = get_scratch(t)
+        cdef const char* p = data
+        cdef const char* end = data + n
+        cdef px_request* r
+        cdef SlowState* w
+        cdef int k
+        cdef ptrdiff_t used
+        if s == NULL:
+            return -1
+        if self.phase == PH_STREAM:
+            return t.pushback(n)         # answered in order, once the stream has ended
+        if self.phase == PH_BODY:
+            used = self._body_more(t, s, <SlowState*>self.slow_mem.data, p, end)
+            if used < 0:
+                return 0 if used == -2 else -1
+            p += used
+        r = &s.r
+        while p < end and self.phase == PH_HEAD:
+            px_request_reset(r)
+            if self.head_pending:        # the bytes scanned last time are at the front
+                px_scan_restore(r, &(<SlowState*>self.slow_mem.data).scan)
+            k = px_parse_request(p, end - p, r, &LIMITS)
+            if k == 0:
+                w = self._slow(t)
+                if w == NULL:
+                    return -1
+                px_scan_save(r, &w.scan)
+                self.head_pending = True
+                self._arm(t)
+                return t.pushback(end - p)
+            self.head_pending = False
+            if k < 0:
+                return self._fail(t, s, -k)
+            used = self._head_done(t, s, p, p + k, end)
+            if used < 0:
+                return 0 if used == -2 else -1
+            p += k + used
+            if t.pending() > PIPELINE_OUTPUT_MAX:
+                break                    # a huge pipelined batch: let it drain first
+                # (the runtime re-delivers the pushed-back rest once output drained: issue 11)
+        if self.phase == PH_HEAD and not self.head_pending:
+            if self.partial:
+                self.partial = False
+                self.continued = False
+                t.set_deadline(0)
+            self._slow_release(t)
+        if p < end:
+            return t.pushback(end - p)
+        return 0
+
+    cdef int _head_done(self, Transport t, Scratch* s, const char* p, const char* q,
+                        const char* end) noexcept nogil:
+        """The head [p, q) is parsed into s.r: set up its body, answer what is
+        complete. Returns the body bytes consumed after q, -1 (drop) or -2 (closing)."""
+        cdef px_request* r = &s.r
+        cdef PyObject* req
+        cdef Route* rt
+        cdef uint32_t allow
+        cdef bint streamed = False
+        cdef Slice body
+        cdef ptrdiff_t used
+        cdef pxcy_bytes none
+        cdef SlowState* w
+        cdef int k
+        if not (r.chunked or r.content_length > 0):
+            k = self._answer(t, s, r, EMPTY_SLICE, False)
+            return -1 if k < 0 else (-2 if k > 0 else 0)
+        req = bind_request(s, t, r)
+        if (<Request>req).normalized() == 0:
+            rt = route_find(self.cfg, (<Request>req).path.p, (<Request>req).path.n, r.method_id, &allow)
+            streamed = rt != NULL and rt.stream_body
+        if not streamed and r.content_length > 0:
+            if <uint64_t>r.content_length > self.cfg.max_body:
+                self._fail(t, s, 413)
+                return -2
+            if <uint64_t>(end - q) >= <uint64_t>r.content_length:
+                body.p = q               # all here: zero-copy, no state
+                body.n = r.content_length
+                k = self._answer(t, s, r, body, False)
+                return -1 if k < 0 else (-2 if k > 0 else r.content_length)
+        w = self._slow(t)
+        if w == NULL:
+            return -1
+        if px_body_start(&w.body, r.content_length, r.chunked,
+                         0 if streamed else self.cfg.max_body,
+                         0 if streamed else self.cfg.max_body_wire) < 0:
+            self._fail(t, s, 413)
+            return -2
+        w.streamed = streamed
+        w.body_n = 0
+        w.rq = r
+        self.phase = PH_BODY
+        used = self._body_more(t, s, w, q, end)
+        if used < 0 or self.phase != PH_BODY:
+            return used
+        # the body goes on in later reads: keep the head (persistent heap), parsed
+        # once more there so that every slice of the request points into the copy
+        none.data = NULL
+        none.size = 0
+        w.head_copy = t.persist(none, p, q - p)
+        if w.head_copy.data == NULL:
+            self._fail(t, s, 413)
+            return -2
+        px_request_reset(r)
+        if px_parse_request(w.head_copy.data, q - p, r, &LIMITS) != q - p:
+            self._fail(t, s, 500)
+            return -2
+        w.req_copy = t.persist(none, r, sizeof(px_request))
+        if w.req_copy.data == NULL:
+            self._fail(t, s, 413)
+            return -2
+        w.rq = <px_request*>w.req_copy.data
+        if r.expect_continue and not self.continued and w.body.wire == 0:
+            self.continued = True
+            t.send(b"HTTP/1.1 100 Continue\r\n\r\n", 25)
+        self._arm(t)
+        return used
+
+    cdef ptrdiff_t _body_more(self, Transport t, Scratch* s, SlowState* w, const char* p,
+                              const char* end) noexcept nogil:
+        """Feed body bytes [p, end): buffer them or hand them to a streaming route;
+        answer once the body is complete. Returns bytes consumed, -1 or -2 (closing)."""
+        cdef const char* start = p
+        cdef ptrdiff_t used
+        cdef px_slice piece
+        cdef Slice body
+        cdef int k
+        cdef bint more
+        while p < end and not px_body_done(&w.body):
+            used = px_body_feed(&w.body, p, end - p, &piece)
+            if used < 0:
+                self._fail(t, s, -used)
+                return -2
+            if used == 0:
+                break
+            p += used
+            if piece.n == 0:
+                continue
+            if w.streamed:
+                more = not px_body_done(&w.body)
+                k = self._answer(t, s, w.rq, piece, more)
+                if k != 0:
+                    return -1 if k < 0 else -2
+                if not more:
+                    return p - start
+            elif self._body_append(t, w, piece.p, piece.n) < 0:
+                self._fail(t, s, 413)
+                return -2
+        if px_body_done(&w.body):
+            if w.streamed:
+                k = self._answer(t, s, w.rq, EMPTY_SLICE, False)
+            else:
+                body.p = w.body_buf.data
+                body.n = w.body_n
+                k = self._answer(t, s, w.rq, body, False)
+            if k != 0:
+                return -1 if k < 0 else -2
+        elif w.streamed and p > start:
+            # a streamed body may take long: it must keep moving, not finish in time
+            t.set_deadline(self.cfg.request_timeout_ms)
+        return p - start
+
+    cdef int _body_append(self, Transport t, SlowState* w, const char* d, size_t k) noexcept nogil:
+        """Append to the buffered body (persistent heap, capacity doubling: linear)."""
+        cdef size_t need = w.body_n + k
+        cdef size_t cap
+        cdef char* tmp
+        cdef pxcy_bytes nb
+        if need > w.body_buf.size or w.body_buf.data == NULL:
+            cap = w.body_buf.size * 2
+            if cap < need:
+                cap = need
+            if cap < 4096:
+                cap = 4096
+            if cap > self.cfg.max_body and need <= self.cfg.max_body:
+                cap = self.cfg.max_body
+            tmp = <char*>t.alloc(cap)
+            if tmp == NULL:
+                return -1
+            if w.body_n:
+                memcpy(tmp, w.body_buf.data, w.body_n)
+            nb = t.persist(w.body_buf, tmp, cap)
+            if nb.data == NULL:
+                return -1
+            w.body_buf = nb
+        memcpy(w.body_buf.data + w.body_n, d, k)
+        w.body_n = need
+        return 0
+
+    cdef int _answer(self, Transport t, Scratch* s, px_request* r, Slice body, bint more) noexcept nogil:
+        """Route and run one request (or, for a streaming-body route, one piece of its
+        body). 0: go on; 1: closing (stop reading requests); -1: drop."""
+        cdef PyObject* req = bind_request(s, t, r)
+        cdef PyObject* res = bind_response(s, t, self.cfg, req)
+        cdef Route* rt = NULL
+        cdef uint32_t allow = 0
+        cdef SlowState* w
+        cdef int k
+        (<Request>req).body = body
+        (<Request>req).body_more = more
+        # an answer given before the body ended closes the connection
+        (<Response>res).close = more or not r.keep_alive
+        # (issue 14 hooks in here: /healthz before the route table, and
+        # Connection: close on every response while the server drains)
+        if not more:
+            self.phase = PH_HEAD
+            if self.partial:             # the request is complete: its deadline is over
+                self.partial = False
+                t.set_deadline(0)
+            self.continued = False
+        if r.path.n == 1 and r.path.p[0] == b'*':      # OPTIONS *: about the server
+            if self.cfg.root != NULL:
+                self.not_found(<Request>req, <Response>res)
+            else:
+                for k in range(self.cfg.nroutes):
+                    allow |= self.cfg.routes[k].methods
+                allow_header(<Response>res, allow)
+                (<Response>res).send(204, NULL, NULL, 0)
+        elif (<Request>req).normalized() < 0:
+            (<Response>res).close = True
+            (<Response>res).error(400)
+        else:
+            rt = route_find(self.cfg, (<Request>req).path.p, (<Request>req).path.n, r.method_id, &allow)
+            if rt != NULL:
+                if rt.prefix:
+                    (<Request>req).arg.p = (<Request>req).path.p + rt.n
+                    (<Request>req).arg.n = (<Request>req).path.n - rt.n
+                rt.handler(self, <Request>req, <Response>res)
+            elif allow:
+                allow_header(<Response>res, allow)
+                if r.method_id == PX_METHOD_OPTIONS:
+                    (<Response>res).send(204, NULL, NULL, 0)
+                else:
+                    (<Response>res).error(405)
+            else:
+                self.not_found(<Request>req, <Response>res)
+        if more:
+            if not (<Response>res).done:
+                return 0                 # the piece was taken; more follow
+            self.phase = PH_HEAD
+            k = self._finish(t, s, <Request>req, <Response>res)
+            self._slow_release(t)
+            return k
+        if (<Response>res).streaming and not (<Response>res).stream_ended:
+            w = self._slow(t) if rt != NULL else NULL
+            if w == NULL:
+                (<Response>res).stream_end()
+                (<Response>res).close = True
+            else:
+                self.phase = PH_STREAM   # called again from send_complete
+                w.stream_route = rt
+                w.stream_minor = r.minor_version
+                w.stream_method = r.method_id
+                w.stream_chunked = (<Response>res).stream_chunked
+                w.stream_close = (<Response>res).close
+                w.stream_status = (<Response>res).status
+                w.stream_bytes = (<Response>res).body_bytes
+                return 0
+        k = self._finish(t, s, <Request>req, <Response>res)
+        self._slow_release(t)            # the request's head and body copies (req is done)
+        return k
+
+    cdef int _finish(self, Transport t, Scratch* s, Request req, Response res) noexcept nogil:
+        if not res.done:
+            res.close = True
+            res.error(500)               # the handler failed or sent nothing
+        if self.cfg.log != NULL:
+            log_request(t, s, self.cfg, req, res)
+        self.requests += 1
+        t.count_request()
+        if res.close:
+            t.close()
+            return 1
+        return 0
+
+    cdef int send_complete(self, Transport t) noexcept nogil:
+        """A streaming response's output was written: produce the next piece."""
+        cdef Scratch* s
+        cdef px_request* r
+        cdef PyObject* req
+        cdef PyObject* res
+        cdef SlowState* w = <SlowState*>self.slow_mem.data
+        if self.phase != PH_STREAM or w == NULL:
+            return 0
+        s = get_scratch(t)
+        if s == NULL:
+            return -1
+        r = &s.resumed
+        r.method_id = w.stream_method
+        if w.stream_method:
+            r.method.p = METHOD_NAMES[w.stream_method]
+        else:
+            r.method.p = b"-"
+        r.method.n = strlen(r.method.p)
+        r.minor_version = w.stream_minor
+        r.target.p = w.stream_route.path
+        r.target.n = w.stream_route.n
+        r.path = r.target
+        r.query.p = NULL
+        r.query.n = 0
+        r.host.p = NULL
+        r.host.n = 0
+        r.num_headers = 0
+        req = bind_request(s, t, r)
+        (<Request>req).resumed = True
+        (<Request>req).path = r.path
+        res = bind_response(s, t, self.cfg, req)
+        (<Response>res).done = True
+        (<Response>res).streaming = True
+        (<Response>res).stream_chunked = w.stream_chunked
+        (<Response>res).close = w.stream_close
+        (<Response>res).status = w.stream_status
+        (<Response>res).body_bytes = w.stream_bytes
+        w.stream_route.handler(self, <Request>req, <Response>res)
+        w.stream_bytes = (<Response>res).body_bytes
+        if not (<Response>res).stream_ended and t.pending() == 0:
+            # it produced nothing and would never be called again: end, and close
+            # (the response may be cut short; a client must not take it as whole)
+            (<Response>res).close = True
+            if not w.stream_chunked:
+                (<Response>res).stream_ended = True
+            else:
+                t.abort()
+                self.phase = PH_HEAD
+                self._slow_release(t)
+                return 0
+        if (<Response>res).stream_ended:
+            self.phase = PH_HEAD
+            self._finish(t, s, <Request>req, <Response>res)
+            self._slow_release(t)
+            # pipelined input pushed back meanwhile is re-delivered by the runtime
+        return 0
+
+
+# ------------------------------------------------------------ ready to serve
+
+cdef class HelloWorld(HttpProtocol):
+    """TechEmpower-style /plaintext and /json."""
+
+    def prepare(self):
+        if not self.routes():
+            self.route(b"/plaintext", <Handler>HelloWorld.plaintext)
+            self.route(b"/json", <Handler>HelloWorld.json)
+
+    cdef int plaintext(self, Request req, Response res) noexcept nogil:
+        return res.send(200, "text/plain", b"Hello, World!", 13)
+
+    cdef int json(self, Request req, Response res) noexcept nogil:
+        res.json_start(64)
+        res.j_begin_object()
+        res.j_key("message", 7)
+        res.j_str("Hello, World!", 13)
+        res.j_end_object()
+        return res.send_json(200)
+
+
+cdef class Static(HttpProtocol):
+    """Static files below `root` (GET/HEAD, conditional requests, Range, sendfile):
+    pxcy.Server(Static("/srv/www"), port=8080)."""
+
+    def __init__(self, root=".", **options):
+        HttpProtocol.__init__(self, root, **options)
