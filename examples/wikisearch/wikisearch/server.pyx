@@ -1,22 +1,28 @@
 # cython: language_level=3
 """The wikisearch HTTP app: prefix search and article bytes from nogil handlers.
 
-The main thread loads the index once (`load(index)`): the trie through libdatrie,
-the offset arrays as read-only memory maps, the dump as an open descriptor. Every
-worker then answers from those globals without the GIL: `/offsets/<prefix>` walks
-the trie and writes JSON; `/wiki/<title>` and `/xml` (Range) send dump bytes with
-sendfile.
+The main thread loads the index once (`load(index)`): the title arrays and the
+offset arrays as read-only memory maps, the dump as an open descriptor. Every
+worker then answers from those globals without the GIL: `/offsets/<prefix>` folds
+the prefix with the index's table and binary-searches the sorted names, writing
+JSON; `/wiki/<title>` and `/xml` (Range only) send dump bytes with sendfile.
+Every response carries a Content-Security-Policy: the page's allows its own
+inline script and style (by hash) and nothing else; the data responses' allow
+nothing.
 """
 from libc.stdint cimport int32_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport calloc, malloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 from posix.unistd cimport close as c_close
 
 from pxcy.runtime cimport Transport
 from pxcy.protocols.http11 cimport HttpProtocol, Request, Response, Handler, Slice
-from wikisearch.datrie_c cimport Trie, trie_new_from_file, trie_free
-from wikisearch.lookup cimport (PrefixHit, PrefixScratch, prefix_search, lookup_title,
-                                prefix_scratch_new, prefix_scratch_free, PREFIX_TRUNCATED)
+from wikisearch.titleindex cimport (TitleIndex, Index, Hit, FOLD_MAX, ns_slot, fold_query, search,
+                                    find_url_title)
+
+import base64
+import hashlib
+import re
 
 cdef extern from "pxcy/includes/atomics.h" nogil:
     uint64_t pxcy_load_u64(uint64_t* p)          # relaxed: counters read by other threads
@@ -30,20 +36,21 @@ cdef enum:
     MAX_LIMIT = 1000
     DEFAULT_LIMIT = 20
     MAX_PREFIX = 1024            # bytes (titles are at most 255)
-    KEYBUF = MAX_LIMIT * 512
     MAX_WORKERS = 4096
 
 
-cdef struct WorkerState:        # per worker thread, made on its first search
-    PrefixScratch* scratch
-    PrefixHit hits[MAX_LIMIT + 1]
-    char keybuf[KEYBUF]
+cdef struct WorkerState:        # per worker thread, made by load()
+    Hit hits[MAX_LIMIT]
+    char folded[FOLD_MAX]
+    char url[2 * MAX_PREFIX + 8]
     uint64_t requests
     char pad[64]
 
 
 # ---- global read-only data, set by load() before serving
-cdef Trie* TRIE = NULL
+cdef const TitleIndex* TI = NULL
+cdef object INDEX = None        # the titleindex.Index TI points into
+cdef char* PAGE_CSP = NULL
 cdef const uint64_t[::1] OFFSETS
 cdef const uint64_t[::1] ENDS
 cdef int DUMP_FD = -1
@@ -55,15 +62,34 @@ cdef size_t PAGE_HTML_N = 0
 cdef WorkerState** STATES = NULL
 
 
+# Responses that are data, never documents to render: nothing in them may run.
+DEF API_CSP = b"default-src 'none'; frame-ancestors 'none'; sandbox"
+
+
+def page_csp(bytes html):
+    """The page's Content-Security-Policy: its own inline <script>/<style> blocks (by
+    hash) and fetches to this origin; nothing else (no eval, no other inline code)."""
+    def hashes(tag):
+        out = []
+        for m in re.finditer(rb"<%s>(.*?)</%s>" % (tag, tag), html, re.S):
+            out.append("'sha256-%s'" % base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode())
+        return " ".join(out) or "'none'"
+    return ("default-src 'none'; script-src %s; style-src %s; connect-src 'self'; img-src 'self'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+            % (hashes(b"script"), hashes(b"style"))).encode()
+
+
 def load(index, page_html, int workers):
     """Install `index` (wikisearch.index.WikiIndex) as the data every worker reads."""
-    global TRIE, OFFSETS, ENDS, DUMP_FD, DUMP_SIZE, PAGES, WORKERS, PAGE_HTML, PAGE_HTML_N, STATES
+    global TI, INDEX, OFFSETS, ENDS, DUMP_FD, DUMP_SIZE, PAGES, WORKERS, PAGE_HTML, PAGE_HTML_N, STATES
+    global PAGE_CSP
     cdef int i
     unload()
-    path = index.trie_path.encode()
-    TRIE = trie_new_from_file(path)
-    if TRIE == NULL:
-        raise OSError(f"libdatrie cannot load {index.trie_path}")
+    INDEX = index.open_titles()
+    TI = &(<Index>INDEX).ix
+    csp = page_csp(bytes(page_html))
+    PAGE_CSP = <char*>malloc(len(csp) + 1)
+    memcpy(PAGE_CSP, <char*>csp, len(csp) + 1)
     OFFSETS = index.offsets
     ENDS = index.ends
     dump = index.dump_path.encode()
@@ -89,27 +115,22 @@ def load(index, page_html, int workers):
         if STATES[i] == NULL:
             unload()
             raise MemoryError()
-        STATES[i].scratch = prefix_scratch_new(TRIE)
-        if STATES[i].scratch == NULL:
-            unload()
-            raise MemoryError()
 
 
 def unload():
     """Release what load() installed (call after the server stopped)."""
-    global TRIE, DUMP_FD, PAGE_HTML, STATES
+    global TI, INDEX, DUMP_FD, PAGE_HTML, STATES, PAGE_CSP
     cdef int i
     if STATES != NULL:
         for i in range(MAX_WORKERS):
             if STATES[i] != NULL:
-                if STATES[i].scratch != NULL:
-                    prefix_scratch_free(STATES[i].scratch)
                 free(STATES[i])
         free(STATES)
         STATES = NULL
-    if TRIE != NULL:
-        trie_free(TRIE)
-        TRIE = NULL
+    TI = NULL
+    INDEX = None
+    free(PAGE_CSP)
+    PAGE_CSP = NULL
     if DUMP_FD >= 0:
         c_close(DUMP_FD)
         DUMP_FD = -1
@@ -139,7 +160,10 @@ cdef WorkerState* worker_state(Transport t) noexcept nogil:
     return st
 
 
+
+
 cdef int json_error(Response res, int status, const char* msg, size_t n) noexcept nogil:
+    res.header("Content-Security-Policy", API_CSP)
     res.json_start(64 + n)
     res.j_begin_object()
     res.j_key("error", 5)
@@ -148,11 +172,44 @@ cdef int json_error(Response res, int status, const char* msg, size_t n) noexcep
     return res.send_json(status)
 
 
+cdef inline void j_title(Response res, int32_t p) noexcept nogil:
+    res.j_str(TI.titles + TI.toff[p], TI.toff[p + 1] - TI.toff[p])
+
+
+cdef long parse_int(Slice s, long lo, long hi, bint* ok) noexcept nogil:
+    """Decimal integer in [lo, hi] (an optional '-', digits only)."""
+    cdef long v = 0
+    cdef size_t i = 0
+    cdef bint neg = False
+    ok[0] = False
+    if s.n and s.p[0] == c'-':
+        neg = True
+        i = 1
+    if i >= s.n or s.n - i > 9:
+        return 0
+    while i < s.n:
+        if s.p[i] < c'0' or s.p[i] > c'9':
+            return 0
+        v = v * 10 + (s.p[i] - c'0')
+        i += 1
+    if neg:
+        v = -v
+    if v < lo or v > hi:
+        return 0
+    ok[0] = True
+    return v
+
+
+cdef inline bint slice_is(Slice s, const char* lit, size_t n) noexcept nogil:
+    return s.p != NULL and s.n == n and memcmp(s.p, lit, n) == 0
+
+
 cdef class WikiSearch(HttpProtocol):
-    """GET / (search page), /offsets/<prefix>[?limit=N], /wiki/<title>, /xml (Range), /stats."""
+    """GET / (search page), /offsets/<prefix>[?limit=N&ns=N&format=full],
+    /wiki/<title>[?redirect=no], /xml (Range required), /stats."""
 
     def prepare(self):
-        if TRIE == NULL:
+        if TI == NULL:
             raise RuntimeError("wikisearch.server.load(index) must run before serving")
         if not self.routes():
             self.route(b"/", <Handler>WikiSearch.page)
@@ -164,59 +221,101 @@ cdef class WikiSearch(HttpProtocol):
     cdef int page(self, Request req, Response res) noexcept nogil:
         worker_state(<Transport>req.t)
         res.header("Cache-Control", "no-cache")
+        res.header("Content-Security-Policy", PAGE_CSP)
+        res.header("X-Content-Type-Options", "nosniff")
+        res.header("Referrer-Policy", "no-referrer")
         return res.send(200, "text/html; charset=utf-8", PAGE_HTML, PAGE_HTML_N)
 
     cdef int offsets(self, Request req, Response res) noexcept nogil:
         cdef WorkerState* st = worker_state(<Transport>req.t)
-        cdef Slice lim
-        cdef long limit = DEFAULT_LIMIT
-        cdef int n, i
-        cdef int32_t page
+        cdef Slice v
+        cdef long limit = DEFAULT_LIMIT, ns = 0
+        cdef bint ok, full = False
+        cdef int n, i, fn, slot
+        cdef int32_t page, src
         if st == NULL:
             return res.error(503)
         if req.arg.n == 0:
             return json_error(res, 400, "empty prefix", 12)
         if req.arg.n > MAX_PREFIX:
             return json_error(res, 400, "prefix too long", 15)
-        lim = req.query_param("limit")
-        if lim.p != NULL:
-            # digits only (strtol alone would also take "+5", " 5", "-0")
-            limit = 0
-            for i in range(<int>lim.n):
-                if lim.p[i] < c'0' or lim.p[i] > c'9' or limit > MAX_LIMIT:
-                    limit = 0
-                    break
-                limit = limit * 10 + (lim.p[i] - c'0')
-            if limit < 1 or limit > MAX_LIMIT:
+        v = req.query_param("limit")
+        if v.p != NULL:
+            limit = parse_int(v, 1, MAX_LIMIT, &ok)
+            if not ok or v.p[0] == c'-':
                 return json_error(res, 400, "limit must be an integer from 1 to 1000", 39)
-        n = prefix_search(TRIE, req.arg.p, req.arg.n, <int>limit, st.hits, st.keybuf, KEYBUF,
-                          st.scratch)
-        if n < 0:
-            return res.error(500)
-        res.json_start(64 + n * 64)
+        v = req.query_param("ns")
+        if v.p != NULL:
+            ns = parse_int(v, -2147483647, 2147483647, &ok)
+            if not ok:
+                return json_error(res, 400, "ns must be an integer (a namespace number)", 42)
+        v = req.query_param("format")
+        if v.p != NULL:
+            if slice_is(v, "full", 4):
+                full = True
+            elif not slice_is(v, "compact", 7):
+                return json_error(res, 400, "format must be compact or full", 30)
+        fn = fold_query(TI, req.arg.p, req.arg.n, st.folded, FOLD_MAX)
+        if fn < 0:
+            return json_error(res, 400, "prefix too long", 15)
+        slot = ns_slot(TI, ns)
+        n = search(TI, slot, req.arg.p, req.arg.n, st.folded, fn, <int>limit, st.hits)
+        res.json_start(64 + n * (128 if full else 64))
         res.j_begin_array()
         for i in range(n):
             page = st.hits[i].page
-            res.j_begin_array()
-            res.j_str(st.keybuf + st.hits[i].key_off, st.hits[i].key_len)
-            res.j_int(<int64_t>OFFSETS[page])
-            res.j_int(<int64_t>ENDS[page])
-            res.j_end_array()
+            if full:
+                src = st.hits[i].src
+                res.j_begin_object()
+                res.j_key("title", 5)
+                j_title(res, page)
+                res.j_key("start", 5)
+                res.j_int(<int64_t>OFFSETS[page])
+                res.j_key("end", 3)
+                res.j_int(<int64_t>ENDS[page])
+                res.j_key("ns", 2)
+                res.j_int(TI.ns[page])
+                res.j_key("redirect_from", 13)
+                if src != page:
+                    j_title(res, src)
+                else:
+                    res.j_null()
+                res.j_end_object()
+            else:
+                res.j_begin_array()
+                j_title(res, page)
+                res.j_int(<int64_t>OFFSETS[page])
+                res.j_int(<int64_t>ENDS[page])
+                res.j_end_array()
         res.j_end_array()
         res.header("Cache-Control", "no-cache")
+        res.header("Content-Security-Policy", API_CSP)
         return res.send_json(200)
 
     cdef int article(self, Request req, Response res) noexcept nogil:
-        cdef int32_t page
+        cdef int32_t page = -1, t
         cdef WorkerState* st = worker_state(<Transport>req.t)
-        if req.arg.n == 0 or req.arg.n > MAX_PREFIX or lookup_title(TRIE, req.arg.p, req.arg.n, &page) != 1 \
-                or page < 0 or page >= PAGES:
+        if st == NULL:
+            return res.error(503)
+        if req.arg.n != 0 and req.arg.n <= MAX_PREFIX:
+            page = find_url_title(TI, req.arg.p, req.arg.n, st.url, sizeof(st.url))
+        if page < 0 or page >= PAGES:
             return json_error(res, 404, "no such title", 13)
+        t = TI.target[page]
+        if t >= 0 and t != page and not slice_is(req.query_param("redirect"), "no", 2):
+            page = t            # a redirect answers its target (resolved at build time)
+        res.header("Content-Security-Policy", API_CSP)
+        res.header("X-Content-Type-Options", "nosniff")
         return res.sendfile(200, "application/xml; charset=utf-8", DUMP_FD, OFFSETS[page],
                             ENDS[page] - OFFSETS[page], False)
 
     cdef int xml(self, Request req, Response res) noexcept nogil:
         worker_state(<Transport>req.t)
+        if req.header("Range").p == NULL:
+            # as PyParallel's example: the dump is tens of GB; only byte ranges of it
+            return json_error(res, 400, "Ranged-request required", 23)
+        res.header("Content-Security-Policy", API_CSP)
+        res.header("X-Content-Type-Options", "nosniff")
         return res.file_range(DUMP_FD, 0, DUMP_SIZE, "application/xml; charset=utf-8", False)
 
     cdef int stats(self, Request req, Response res) noexcept nogil:
@@ -238,4 +337,5 @@ cdef class WikiSearch(HttpProtocol):
         res.j_int(<int64_t>served)
         res.j_end_object()
         res.header("Cache-Control", "no-cache")
+        res.header("Content-Security-Policy", API_CSP)
         return res.send_json(200)
