@@ -390,10 +390,7 @@ def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, log=None):
 
         def unescape(raw):
             return unescape_title(raw, -1, 0)
-        try:
-            info = build_title_arrays(col, namespaces, unescape, log)
-        except DumpFormatError as e:
-            raise DumpFormatError("malformed redirect target: %s" % e) from None
+        info = build_title_arrays(col, namespaces, unescape, log)
         del col
 
         seconds = time.monotonic() - t_start

@@ -310,9 +310,15 @@ cdef class WikiSearch(HttpProtocol):
                             ENDS[page] - OFFSETS[page], False)
 
     cdef int xml(self, Request req, Response res) noexcept nogil:
+        cdef Slice r = req.header("Range")
+        cdef size_t i = 6
         worker_state(<Transport>req.t)
-        if req.header("Range").p == NULL:
-            # as PyParallel's example: the dump is tens of GB; only byte ranges of it
+        # as PyParallel's example: the dump is tens of GB, only byte ranges of it are
+        # served (a Range the HTTP layer would ignore would send all of it: refused too)
+        while i < r.n and (r.p[i] == c' ' or r.p[i] == c'\t'):
+            i += 1
+        if r.p == NULL or r.n < 7 or memcmp(r.p, "bytes=", 6) != 0 or i >= r.n \
+                or not (r.p[i] == c'-' or (r.p[i] >= c'0' and r.p[i] <= c'9')):
             return json_error(res, 400, "Ranged-request required", 23)
         res.header("Content-Security-Policy", API_CSP)
         res.header("X-Content-Type-Options", "nosniff")

@@ -80,8 +80,15 @@ def _offsets(lengths):
 
 def _target_title(raw, namespaces, unescape):
     """A redirect's target title as MediaWiki stores titles: no #fragment, spaces for
-    underscores, first letter of the name upper-case. None if empty."""
-    t = unescape(raw).decode("utf-8").split("#", 1)[0].replace("_", " ").strip()
+    underscores, first letter of the name upper-case. None if empty or malformed
+    (the redirect then shows its own page, like one to a missing page)."""
+    if not raw.strip():
+        return None
+    try:
+        t = unescape(raw)
+    except WikisearchError:
+        return None
+    t = t.decode("utf-8").split("#", 1)[0].replace("_", " ").strip()
     if not t:
         return None
     head, sep, rest = t.partition(":")
