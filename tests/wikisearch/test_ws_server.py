@@ -299,6 +299,11 @@ def test_wikipedia_like_urls_and_search(live, ref, brute, dump_bytes):
         assert "sandbox" in h["content-security-policy"]
     status, body = get_json(live, "/wiki/Nowhere_To_Be_Found")
     assert status == 404
+    # JSON escaping of titles (the server writes this JSON itself)
+    for fmt in ("", "&format=full"):
+        status, got = get_json(live, "/offsets/back?limit=50" + fmt)
+        assert got == expected(ref, "back", 50, full=bool(fmt))
+        assert 'Back\\slash and "quotes" in a title' in [g["title"] if fmt else g[0] for g in got]
 
 
 # ------------------------------------------------------------------ articles

@@ -159,6 +159,7 @@ CASES = [
     ("Σίσυφος", 0, None, "Greek."),
     ("\ufb01le (ligature)", 0, None, "A ligature title."),
     ("iPod", 0, None, "A lower-case first letter."),
+    ('Back\\slash and "quotes" in a title', 0, None, "JSON escaping."),
     ("Duplicate Title", 0, None, "first"),
     ("Duplicate Title", 0, None, "second"),
     ("Wikipedia:Abraham policy", 4, None, "A project page."),

@@ -204,6 +204,151 @@ cdef inline bint slice_is(Slice s, const char* lit, size_t n) noexcept nogil:
     return s.p != NULL and s.n == n and memcmp(s.p, lit, n) == 0
 
 
+# ---- the /offsets body, written directly: titles are valid UTF-8 (checked when the
+# index was built), so JSON needs only '"', '\\' and control bytes escaped, and the
+# generic writer's per-byte UTF-8 validation (most of a search's CPU) is not needed.
+
+cdef const char* DIGITS2 = (b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                            b"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                            b"8081828384858687888990919293949596979899")
+
+
+cdef uint64_t POW10[20]
+POW10[0] = 1
+for _k in range(1, 20):
+    POW10[_k] = POW10[_k - 1] * 10
+
+
+cdef inline size_t put_u64(char* p, uint64_t v) noexcept nogil:
+    """Decimal digits of v, two at a time from the end."""
+    cdef size_t n = 1, i
+    cdef uint64_t d
+    while n < 20 and v >= POW10[n]:
+        n += 1
+    i = n
+    while v >= 100:
+        d = (v % 100) * 2
+        v = v // 100
+        p[i - 1] = DIGITS2[d + 1]
+        p[i - 2] = DIGITS2[d]
+        i -= 2
+    if v >= 10:
+        p[1] = DIGITS2[v * 2 + 1]
+        p[0] = DIGITS2[v * 2]
+    else:
+        p[0] = <char>(c'0' + v)
+    return n
+
+
+cdef inline size_t put_raw(char* p, const char* s, size_t n) noexcept nogil:
+    memcpy(p, s, n)
+    return n
+
+
+cdef size_t put_title(char* p, int32_t page) noexcept nogil:
+    """The title of page as a JSON string; at most 6 * len + 2 bytes."""
+    cdef const unsigned char* s = <const unsigned char*>TI.titles + TI.toff[page]
+    cdef size_t n = TI.toff[page + 1] - TI.toff[page], i, o = 1
+    cdef unsigned char c
+    cdef uint64_t w
+    p[0] = b'"'
+    # the usual case, nothing to escape: checked 8 bytes at a time (a byte < 0x20,
+    # '"' or '\\' sets the high bit of its lane), then one memcpy
+    i = 0
+    while i + 8 <= n:
+        memcpy(&w, s + i, 8)
+        if ((w - 0x2020202020202020ULL) | ((w ^ 0x2222222222222222ULL) - 0x0101010101010101ULL)
+                | ((w ^ 0x5C5C5C5C5C5C5C5CULL) - 0x0101010101010101ULL)) & ~w & 0x8080808080808080ULL:
+            break
+        i += 8
+    while i < n:
+        c = s[i]
+        if c < 0x20 or c == b'"' or c == b'\\':
+            break
+        i += 1
+    if i == n:
+        memcpy(p + 1, s, n)
+        p[n + 1] = b'"'
+        return n + 2
+    for i in range(n):
+        c = s[i]
+        if c >= 0x20 and c != b'"' and c != b'\\':
+            p[o] = <char>c
+            o += 1
+        elif c == b'"' or c == b'\\':
+            p[o] = b'\\'
+            p[o + 1] = <char>c
+            o += 2
+        else:
+            memcpy(p + o, b"\\u00", 4)
+            p[o + 4] = b"0123456789abcdef"[c >> 4]
+            p[o + 5] = b"0123456789abcdef"[c & 15]
+            o += 6
+    p[o] = b'"'
+    return o + 1
+
+
+cdef inline size_t title_len(int32_t page) noexcept nogil:
+    return TI.toff[page + 1] - TI.toff[page]
+
+
+cdef int send_hits(Transport t, Response res, const Hit* hits, int n, bint full) noexcept nogil:
+    """[[title, start, end], ...] or, full, [{"title", "start", "end", "ns", "redirect_from"}]."""
+    cdef size_t need = 2, o = 0
+    cdef int i
+    cdef int32_t page, src
+    cdef char* p
+    for i in range(n):
+        need += 6 * title_len(hits[i].page) + 128
+        if full:
+            need += 6 * title_len(hits[i].src) + 64
+    p = <char*>t.alloc(need)
+    if p == NULL:
+        return res.error(503)
+    p[0] = b'['
+    o = 1
+    for i in range(n):
+        page = hits[i].page
+        if i:
+            p[o] = b','
+            o += 1
+        if full:
+            src = hits[i].src
+            o += put_raw(p + o, b'{"title":', 9)
+            o += put_title(p + o, page)
+            o += put_raw(p + o, b',"start":', 9)
+            o += put_u64(p + o, OFFSETS[page])
+            o += put_raw(p + o, b',"end":', 7)
+            o += put_u64(p + o, ENDS[page])
+            o += put_raw(p + o, b',"ns":', 6)
+            if TI.ns[page] < 0:
+                p[o] = b'-'
+                o += 1
+            o += put_u64(p + o, <uint64_t>(-TI.ns[page] if TI.ns[page] < 0 else TI.ns[page]))
+            o += put_raw(p + o, b',"redirect_from":', 17)
+            if src != page:
+                o += put_title(p + o, src)
+            else:
+                o += put_raw(p + o, b"null", 4)
+            p[o] = b'}'
+            o += 1
+        else:
+            p[o] = b'['
+            o += 1
+            o += put_title(p + o, page)
+            p[o] = b','
+            o += 1
+            o += put_u64(p + o, OFFSETS[page])
+            p[o] = b','
+            o += 1
+            o += put_u64(p + o, ENDS[page])
+            p[o] = b']'
+            o += 1
+    p[o] = b']'
+    o += 1
+    return res.send(200, "application/json", p, o)
+
+
 cdef class WikiSearch(HttpProtocol):
     """GET / (search page), /offsets/<prefix>[?limit=N&ns=N&format=full],
     /wiki/<title>[?redirect=no], /xml (Range required), /stats."""
@@ -260,37 +405,9 @@ cdef class WikiSearch(HttpProtocol):
             return json_error(res, 400, "prefix too long", 15)
         slot = ns_slot(TI, ns)
         n = search(TI, slot, req.arg.p, req.arg.n, st.folded, fn, <int>limit, st.hits)
-        res.json_start(64 + n * (128 if full else 64))
-        res.j_begin_array()
-        for i in range(n):
-            page = st.hits[i].page
-            if full:
-                src = st.hits[i].src
-                res.j_begin_object()
-                res.j_key("title", 5)
-                j_title(res, page)
-                res.j_key("start", 5)
-                res.j_int(<int64_t>OFFSETS[page])
-                res.j_key("end", 3)
-                res.j_int(<int64_t>ENDS[page])
-                res.j_key("ns", 2)
-                res.j_int(TI.ns[page])
-                res.j_key("redirect_from", 13)
-                if src != page:
-                    j_title(res, src)
-                else:
-                    res.j_null()
-                res.j_end_object()
-            else:
-                res.j_begin_array()
-                j_title(res, page)
-                res.j_int(<int64_t>OFFSETS[page])
-                res.j_int(<int64_t>ENDS[page])
-                res.j_end_array()
-        res.j_end_array()
         res.header("Cache-Control", "no-cache")
         res.header("Content-Security-Policy", API_CSP)
-        return res.send_json(200)
+        return send_hits(<Transport>req.t, res, st.hits, n, full)
 
     cdef int article(self, Request req, Response res) noexcept nogil:
         cdef int32_t page = -1, t
