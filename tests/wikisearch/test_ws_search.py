@@ -130,3 +130,21 @@ def test_threads_share_one_index(titles, ref):
 def test_cases_are_in_the_dump(ref):
     titles = {t for _, t, _, _ in ref}
     assert {c[0] for c in CASES} <= titles
+
+
+def test_fenced_binary_search_equals_plain(index, titles, ref):
+    """lower_bound through the fences (every 32nd key, 16 bytes) == a plain binary
+    search, for keys sharing long prefixes too, over every namespace range."""
+    rng = random.Random(11)
+    keys = []
+    for _, title, _, _ in rng.sample(list(ref), 300):
+        b = title.encode("utf-8")
+        keys += [b, b[:rng.randint(0, len(b))], b + b"\xff", b[:16], b[:17], b[:15] + b"\x00" * 3]
+        keys.append(ref_fold(b)[:rng.randint(1, 20)])
+    keys += [b"", b"\xff" * 20, b"List of ", b"List of A", b"The "]
+    ranges = [(lo, hi) for _, _, lo, hi in index.namespaces] + [(3, 70), (31, 33), (5, 5), (0, 1)]
+    for names in (True, False):
+        for lo, hi in ranges:
+            for k in keys:
+                assert titles.lower_bound(names, lo, hi, k) == titles.lower_bound(names, lo, hi, k, False), \
+                    (names, lo, hi, k)

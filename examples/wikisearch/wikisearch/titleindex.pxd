@@ -7,6 +7,12 @@ cdef enum:
     NS_MAX = 64                 # namespaces an index may hold
     FOLD_MAX = 4096             # bytes of a folded query (a character folds to <= 33 bytes)
     SCAN_CAP = 65536            # candidates examined per search class (see search())
+    FENCE_STEP = 32             # one fence per FENCE_STEP entries of each sorted order
+    FENCE_BYTES = 16
+
+cdef struct Fence:              # the first bytes of every FENCE_STEP-th sorted key, in one
+    uint32_t len                # dense array: the binary search touches it, not the 4
+    char key[FENCE_BYTES]       # scattered arrays a key is made of (see build_fences)
 
 cdef struct TitleIndex:
     int64_t pages
@@ -35,6 +41,8 @@ cdef struct TitleIndex:
     int nupper                  # upper-case table for MediaWiki's first-letter rule
     const uint32_t* upper_cp
     const uint32_t* upper_to
+    Fence* name_fences          # of rorder (names), made at load time
+    Fence* key_fences           # of keys (folded names)
 
 cdef struct Hit:
     int32_t page                # the page to show (a redirect's target)

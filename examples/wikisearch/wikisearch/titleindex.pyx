@@ -7,7 +7,8 @@ sorted arrays: no trie nodes, no allocation, cache-friendly once the top levels 
 the binary search are warm. See search() for the ranking.
 """
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memcmp, memcpy
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcmp, memcpy, memset
 
 import numpy as np
 
@@ -139,6 +140,84 @@ cdef inline bint seen(const Hit* hits, int count, int32_t page) noexcept nogil:
     return False
 
 
+cdef inline int fence_vs(const Fence* f, const char* q, size_t qn) noexcept nogil:
+    """-1 if the fence's key < q, 1 if >= q, 0 if its stored bytes cannot tell."""
+    cdef size_t m = f.len if f.len < FENCE_BYTES else FENCE_BYTES
+    cdef int c = memcmp(f.key, q, m if m < qn else qn)
+    if c:
+        return -1 if c < 0 else 1
+    if qn <= m:
+        return 1                    # q is a prefix of the key: key >= q
+    if f.len <= FENCE_BYTES:
+        return -1                   # the whole key is a proper prefix of q
+    return 0
+
+
+cdef inline int key_vs(const TitleIndex* ix, bint names, int64_t e, const char* q, size_t qn) noexcept nogil:
+    cdef const char* s
+    cdef size_t sn
+    if names:
+        s = name_of(ix, ix.rorder[e], &sn)
+    else:
+        s = ix.keys + ix.koff[e]
+        sn = ix.koff[e + 1] - ix.koff[e]
+    return bytes_cmp(s, sn, q, qn)
+
+
+cdef int64_t lower_bound(const TitleIndex* ix, bint names, int64_t lo, int64_t hi,
+                         const char* q, size_t qn) noexcept nogil:
+    """First entry e in [lo, hi) of an order whose key >= q (hi if none): a binary
+    search over the fences first, then within the FENCE_STEP entries they leave."""
+    cdef const Fence* fs = ix.name_fences if names else ix.key_fences
+    cdef int64_t jlo = (lo + FENCE_STEP - 1) // FENCE_STEP, jhi = (hi + FENCE_STEP - 1) // FENCE_STEP
+    cdef int64_t a, b, mid, j
+    cdef int c
+    if fs != NULL and jlo < jhi:
+        a, b = jlo, jhi             # first fence j with key(j * STEP) >= q
+        while a < b:
+            mid = (a + b) >> 1
+            c = fence_vs(&fs[mid], q, qn)
+            if c == 0:
+                c = -1 if key_vs(ix, names, mid * FENCE_STEP, q, qn) < 0 else 1
+            if c < 0:
+                a = mid + 1
+            else:
+                b = mid
+        j = a
+        b = j * FENCE_STEP if j < jhi else hi
+        a = (j - 1) * FENCE_STEP + 1 if j > jlo else lo
+        lo, hi = a, b
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if key_vs(ix, names, mid, q, qn) < 0:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef Fence* build_fences(const TitleIndex* ix, bint names) noexcept nogil:
+    cdef int64_t n = (ix.pages + FENCE_STEP - 1) // FENCE_STEP, j
+    cdef Fence* fs
+    cdef const char* s
+    cdef size_t sn
+    if n == 0:
+        return NULL
+    fs = <Fence*>malloc(n * sizeof(Fence))
+    if fs == NULL:
+        return NULL
+    for j in range(n):
+        if names:
+            s = name_of(ix, ix.rorder[j * FENCE_STEP], &sn)
+        else:
+            s = ix.keys + ix.koff[j * FENCE_STEP]
+            sn = ix.koff[j * FENCE_STEP + 1] - ix.koff[j * FENCE_STEP]
+        fs[j].len = <uint32_t>sn
+        memset(fs[j].key, 0, FENCE_BYTES)
+        memcpy(fs[j].key, s, sn if sn < FENCE_BYTES else FENCE_BYTES)
+    return fs
+
+
 cdef int search(const TitleIndex* ix, int slot, const char* q, size_t qn, const char* fq, size_t fqn,
                 int limit, Hit* hits) noexcept nogil:
     """Up to `limit` pages of namespace slot `slot` whose name (title without its
@@ -148,7 +227,7 @@ cdef int search(const TitleIndex* ix, int slot, const char* q, size_t qn, const 
     target, and each page is listed once (at its first position). Each class looks
     at SCAN_CAP candidates at most (many redirects to one page could otherwise make
     one request scan the whole index). Returns the number of hits written."""
-    cdef int64_t lo, hi, a, b, mid, e
+    cdef int64_t lo, hi, e
     cdef int count = 0, scanned
     cdef int32_t p, t
     cdef const char* s
@@ -158,16 +237,8 @@ cdef int search(const TitleIndex* ix, int slot, const char* q, size_t qn, const 
     lo = ix.ns_lo[slot]
     hi = ix.ns_hi[slot]
     # 1. exact-case: binary search in rorder, then scan forward
-    a, b = lo, hi
-    while a < b:
-        mid = (a + b) >> 1
-        s = name_of(ix, ix.rorder[mid], &sn)
-        if bytes_cmp(s, sn, q, qn) < 0:
-            a = mid + 1
-        else:
-            b = mid
     scanned = 0
-    e = a
+    e = lower_bound(ix, True, lo, hi, q, qn)
     while e < hi and count < limit and scanned < SCAN_CAP:
         p = ix.rorder[e]
         s = name_of(ix, p, &sn)
@@ -181,15 +252,8 @@ cdef int search(const TitleIndex* ix, int slot, const char* q, size_t qn, const 
         e += 1
         scanned += 1
     # 2. folded: binary search in keys, scan forward, skip what class 1 had
-    a, b = lo, hi
-    while a < b:
-        mid = (a + b) >> 1
-        if bytes_cmp(ix.keys + ix.koff[mid], ix.koff[mid + 1] - ix.koff[mid], fq, fqn) < 0:
-            a = mid + 1
-        else:
-            b = mid
     scanned = 0
-    e = a
+    e = lower_bound(ix, False, lo, hi, fq, fqn)
     while e < hi and count < limit and scanned < SCAN_CAP:
         if not starts_with(ix.keys + ix.koff[e], ix.koff[e + 1] - ix.koff[e], fq, fqn):
             break
@@ -384,6 +448,34 @@ cdef class Index:
         self.ix.nupper = len(upper_cp)
         self.ix.upper_cp = &uc[0] if len(upper_cp) else NULL
         self.ix.upper_to = &ut[0] if len(upper_cp) else NULL
+        self.ix.name_fences = NULL
+        self.ix.key_fences = NULL
+        with nogil:
+            self.ix.name_fences = build_fences(&self.ix, True)
+            self.ix.key_fences = build_fences(&self.ix, False)
+        if n and (self.ix.name_fences == NULL or self.ix.key_fences == NULL):
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.ix.name_fences)
+        free(self.ix.key_fences)
+        self.ix.name_fences = NULL
+        self.ix.key_fences = NULL
+
+    def lower_bound(self, bint names, int64_t lo, int64_t hi, bytes q, bint fences=True):
+        """For tests: lower_bound() with or without the fences."""
+        cdef Fence* nf = self.ix.name_fences
+        cdef Fence* kf = self.ix.key_fences
+        cdef int64_t r
+        if not fences:
+            self.ix.name_fences = NULL
+            self.ix.key_fences = NULL
+        try:
+            r = lower_bound(&self.ix, names, lo, hi, q, len(q))
+        finally:
+            self.ix.name_fences = nf
+            self.ix.key_fences = kf
+        return r
 
     def fold(self, bytes q):
         cdef char out[FOLD_MAX]
