@@ -251,6 +251,8 @@ cdef int search(const TitleIndex* ix, int slot, const char* q, size_t qn, const 
             count += 1
         e += 1
         scanned += 1
+    if count >= limit:
+        return count
     # 2. folded: binary search in keys, scan forward, skip what class 1 had
     scanned = 0
     e = lower_bound(ix, False, lo, hi, fq, fqn)
