@@ -39,6 +39,7 @@ import platform
 import random
 import re
 import selectors
+import shlex
 import shutil
 import signal
 import subprocess
@@ -249,6 +250,10 @@ def main():
     ap.add_argument("--mem-workers", default="2,4", help="N for the memory comparison (default 2,4; \"\" skips it)")
     ap.add_argument("--short", action="store_true", help="one-line pages (wikisearch gen --short), for scale runs")
     ap.add_argument("--build-only", action="store_true", help="generate and index, record the build, stop")
+    ap.add_argument("--callgrind", metavar="JSON",
+                    help="include instructions per request from bench/wikisearch_callgrind.py --json JSON")
+    ap.add_argument("--callgrind-baseline", metavar="JSON", nargs=2,
+                    help="LABEL JSON: the same measurement of an earlier version, for comparison")
     ap.add_argument("--reuse-index", action="store_true",
                     help="keep an index built by an earlier --build-only run (and its build figures)")
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "bench"))
@@ -261,7 +266,7 @@ def main():
             raise SystemExit("%s is required (apt install %s)" % (tool, "wrk" if tool == "wrk" else "util-linux"))
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
-    command = "python bench/wikisearch.py " + " ".join(sys.argv[1:])
+    command = "python bench/wikisearch.py " + shlex.join(sys.argv[1:])
     res = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
            "command": command.strip(), "machine": machine(), "pages": pages, "seed": a.seed,
            "short": a.short}
@@ -273,6 +278,12 @@ def main():
     if a.build_only:
         return
     res["loadavg_end"] = os.getloadavg()
+    if a.callgrind:
+        with open(a.callgrind) as f:
+            res["callgrind"] = json.load(f)
+    if a.callgrind_baseline:
+        with open(a.callgrind_baseline[1]) as f:
+            res["callgrind_baseline"] = dict(json.load(f), label=a.callgrind_baseline[0])
     stamp = time.strftime("%Y%m%d-%H%M%S")
     outdir = os.path.join(ROOT, "bench", "out")
     os.makedirs(outdir, exist_ok=True)
@@ -486,6 +497,44 @@ def markdown(r):
     L.append("")
     L.append("RSS counts the pages of the memory-mapped index files the process has touched; "
              "the whole index mapped would be the index size above.\n")
+    cg = r.get("callgrind")
+    if cg:
+        L.append("### Instructions per request (valgrind callgrind, user space, %d-page index)\n" % cg["pages"])
+        L.append("`bench/wikisearch_callgrind.py`: 1 worker under callgrind, counters zeroed after a warm-up, "
+                 "then %d keep-alive requests one at a time; repeatable on a shared machine, kernel work "
+                 "not included.\n" % cg["rows"][0]["requests"])
+        base = r.get("callgrind_baseline")
+        L.append("| endpoint | instructions/request | vs /plaintext |%s" % (
+            " %s: instructions/request | vs /plaintext |" % base["label"] if base else ""))
+        L.append("|---|---|---|%s" % ("---|---|" if base else ""))
+        old = {x["name"]: x for x in base["rows"]} if base else {}
+        for x in cg["rows"]:
+            o = old.get(x["name"])
+            L.append("| `/%s` | %.0f | %.2f× |%s" % (x["name"], x["ir_per_request"], x["vs_plaintext"],
+                                                     " %.0f | %.2f× |" % (o["ir_per_request"], o["vs_plaintext"])
+                                                     if o else ""))
+        L.append("")
+    # the issue's goals, checked against this run
+    goals = []
+    pinned = {x["kind"]: x for x in r["load"] if x["pinned"]}
+    if plain and "offsets" in pinned:
+        ratio = pinned["offsets"]["cpu_us_per_req"] / plain["cpu_us_per_req"]
+        goals.append("- `/offsets` (%.0f hits on average) CPU per request ≤ 2.5× `/plaintext`: %.2f× — %s"
+                     % (r.get("mean_hits", 0), ratio, "met" if ratio <= 2.5 else "NOT met"))
+    rss = max([v["rss"] for v in r.get("mem_after_load", {}).values()] or [0])
+    if rss:
+        goals.append("- server RSS ≤ 3 GB: %.2f GB after the loads (upper bound: index %.2f GB + ~40 MB) — %s"
+                     % (rss / 2**30, sum(b["files"].values()) / 2**30, "met" if rss <= 3 * 2**30 else "NOT met"))
+    p99 = [(x["workers"], x["p99_us"]) for x in r["load"] if x["kind"] == "offsets"]
+    if p99:
+        goals.append("- `/offsets` p99 < 5 ms: %s — %s (on a loaded machine `/plaintext` itself had p99 %.2f ms)"
+                     % (", ".join("%.2f ms with %d worker%s" % (p / 1000, w, "s" if w > 1 else "") for w, p in p99),
+                        "met" if all(p < 5000 for _, p in p99) else "NOT met",
+                        plain["p99_us"] / 1000 if plain else float("nan")))
+    if goals:
+        L.append("### Goals (issue 15)\n")
+        L += goals
+        L.append("")
     if not r["memory"]:
         return "\n".join(L) + "\n"
     L.append("### Memory: one server with N workers vs N single-worker servers\n")

@@ -107,18 +107,25 @@ def main():
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json")
+    ap.add_argument("--paths", metavar="FILE", help="/offsets paths to use (one per line) instead of sampling them")
     ap.add_argument("--keep", metavar="DIR", help="keep the callgrind files there (callgrind_annotate them)")
     a = ap.parse_args()
     from wikisearch.index import load_index
     index = load_index(a.index)
-    rng = random.Random(a.seed)
-    ns, skip = index.arrays["namespaces"], index.arrays["name_skip"]
     offsets, wiki = [], []
-    for i in rng.sample(range(index.page_count), min(2000, index.page_count)):
-        t = index.title(i)
-        name = t.encode("utf-8")[int(skip[i]):].decode("utf-8")
-        offsets.append("/offsets/" + urllib.parse.quote(name[:3], safe="") + ("?ns=%d" % ns[i] if ns[i] else ""))
-        wiki.append("/wiki/" + urllib.parse.quote(t, safe=""))
+    if a.paths:
+        with open(a.paths) as f:
+            offsets = [l.strip() for l in f if l.startswith("/offsets/")]
+        with open(a.paths) as f:
+            wiki = [l.strip() for l in f if l.startswith("/wiki/")]
+    else:
+        rng = random.Random(a.seed)
+        ns, skip = index.arrays["namespaces"], index.arrays["name_skip"]
+        for i in rng.sample(range(index.page_count), min(2000, index.page_count)):
+            t = index.title(i)
+            name = t.encode("utf-8")[int(skip[i]):].decode("utf-8")
+            offsets.append("/offsets/" + urllib.parse.quote(name[:3], safe="") + ("?ns=%d" % ns[i] if ns[i] else ""))
+            wiki.append("/wiki/" + urllib.parse.quote(t, safe=""))
     serve = ["-m", "wikisearch", "serve", "--index", a.index, "--port", "PORT", "--workers", "1"]
     plain = ["-m", "pxcy", "run", "pxcy.protocols.http11:HelloWorld", "--port", "PORT", "--workers", "1"]
     rows = []
