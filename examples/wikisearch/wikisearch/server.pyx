@@ -28,6 +28,9 @@ cdef extern from "pxcy/includes/atomics.h" nogil:
     uint64_t pxcy_load_u64(uint64_t* p)          # relaxed: counters read by other threads
     void pxcy_stat_add(uint64_t* p, uint64_t v)
 
+cdef extern from *:
+    void prefetch "__builtin_prefetch" (const void* p) nogil
+
 cdef extern from "<fcntl.h>" nogil:
     int open(const char* path, int flags)
     enum: O_RDONLY, O_CLOEXEC
@@ -298,6 +301,9 @@ cdef int send_hits(Transport t, Response res, const Hit* hits, int n, bint full)
     cdef int i
     cdef int32_t page, src
     cdef char* p
+    for i in range(n):
+        prefetch(&OFFSETS[hits[i].page])
+        prefetch(&ENDS[hits[i].page])
     for i in range(n):
         need += 6 * title_len(hits[i].page) + 128
         if full:
