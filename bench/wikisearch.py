@@ -3,7 +3,7 @@
 search and article throughput/latency with wrk, and memory of one N-worker server
 vs N single-worker processes.
 
-    python bench/wikisearch.py [--pages 1000000] [--quick] [--duration 10] [--out bench/WIKISEARCH.md]
+    python bench/wikisearch.py [--pages 1000000] [--quick] [--duration 10] [--repeat 3] [--out bench/WIKISEARCH.md]
 
 PyParallel's scale (27 million titles; ~18 GB dump of one-line pages, ~2.6 GB index;
 build first, nice'd, then serve on a quiet machine):
@@ -247,6 +247,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 10; --quick 5)")
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="1-worker rows, alternated with /plaintext, repeated (medians compared; default 3)")
     ap.add_argument("--mem-workers", default="2,4", help="N for the memory comparison (default 2,4; \"\" skips it)")
     ap.add_argument("--short", action="store_true", help="one-line pages (wikisearch gen --short), for scale runs")
     ap.add_argument("--build-only", action="store_true", help="generate and index, record the build, stop")
@@ -360,20 +362,14 @@ def run(a, pages, duration, res):
     del index
 
     try:
-        # ---- the /plaintext reference (same pinning as the 1-worker rows)
-        p, port = start_plaintext("0")
-        try:
-            plain = os.path.join(tmp, "plain.txt")
-            with open(plain, "w") as f:
-                f.write("/plaintext\n")
-            wrk(port, plain, lua, 2, a.connections, 1, "1")
-            r = wrk(port, plain, lua, duration, a.connections, 1, "1", pid=p.pid)
-            r.update(kind="plaintext", workers=1, pinned=True, threads=1, connections=a.connections,
-                     duration=duration, load1_before=os.getloadavg()[0])
-            res["plaintext"] = r
-            log("plaintext: %.0f req/s, %.2f us CPU/request" % (r["rps"], r["cpu_us_per_req"]))
-        finally:
-            stop_server(p)
+        # ---- the /plaintext reference: pxcy's HelloWorld, pinned like the 1-worker rows and
+        # measured alternately with them (--repeat times), so that both see the same machine
+        pp, pport = start_plaintext("0")
+        plain = os.path.join(tmp, "plain.txt")
+        with open(plain, "w") as f:
+            f.write("/plaintext\n")
+        wrk(pport, plain, lua, 2, a.connections, 1, "1")
+        res["plaintext_rows"] = []
         # ---- throughput / latency
         res["load"] = []
         for workers, srv_cpus, wrk_cpus, threads in ((1, "0", "1", 1), (2, None, None, 2)):
@@ -390,15 +386,26 @@ def run(a, pages, duration, res):
                 res["mean_hits"] = sum(hits) / len(hits)
                 res["full_20_share"] = sum(1 for h in hits if h == 20) / len(hits)
                 wrk(port, files_["mixed"], lua, 2, a.connections, threads, wrk_cpus)     # warm-up
-                for kind in ("offsets", "wiki"):
-                    log("wrk %s, %d worker(s), %d s..." % (kind, workers, duration))
-                    load1 = os.getloadavg()[0]
-                    r = wrk(port, files_[kind], lua, duration, a.connections, threads, wrk_cpus, pid=p.pid)
-                    r.update(kind=kind, workers=workers, pinned=srv_cpus is not None, threads=threads,
-                             connections=a.connections, duration=duration, load1_before=load1)
-                    res["load"].append(r)
-                    log("  %.0f req/s, p99 %.2f ms, errors %d, non-2xx %d, %.2f us CPU/request"
-                        % (r["rps"], r["p99_us"] / 1000, r["errors"], r["non2xx"], r["cpu_us_per_req"]))
+                for rep in range(a.repeat if workers == 1 else 1):
+                    if workers == 1:
+                        r = wrk(pport, plain, lua, duration, a.connections, 1, "1", pid=pp.pid)
+                        r.update(kind="plaintext", workers=1, pinned=True, threads=1, connections=a.connections,
+                                 duration=duration, load1_before=os.getloadavg()[0], rep=rep)
+                        res["plaintext_rows"].append(r)
+                        log("plaintext: %.0f req/s, %.2f us CPU/request" % (r["rps"], r["cpu_us_per_req"]))
+                    for kind in ("offsets", "wiki"):
+                        log("wrk %s, %d worker(s), %d s..." % (kind, workers, duration))
+                        load1 = os.getloadavg()[0]
+                        r = wrk(port, files_[kind], lua, duration, a.connections, threads, wrk_cpus, pid=p.pid)
+                        r.update(kind=kind, workers=workers, pinned=srv_cpus is not None, threads=threads,
+                                 connections=a.connections, duration=duration, load1_before=load1, rep=rep)
+                        res["load"].append(r)
+                        log("  %.0f req/s, p99 %.2f ms, errors %d, non-2xx %d, %.2f us CPU/request"
+                            % (r["rps"], r["p99_us"] / 1000, r["errors"], r["non2xx"], r["cpu_us_per_req"]))
+                if workers == 1:
+                    stop_server(pp)
+                    rows = sorted(res["plaintext_rows"], key=lambda x: x["cpu_us_per_req"])
+                    res["plaintext"] = rows[len(rows) // 2]          # the median row
                 rss, pss = mem(p.pid)
                 res.setdefault("mem_after_load", {})[str(workers)] = {"rss": rss, "pss": pss}
             finally:
@@ -474,12 +481,13 @@ def markdown(r):
     L.append("1 worker: server pinned to core 0, wrk (-t1) to core 1. 2 workers: server and wrk (-t2) "
              "unpinned, so on a 2-core machine wrk competes with the workers for the same cores.\n")
     L.append("Server CPU per request: utime + stime of the server process over the row / requests; "
-             "`/plaintext` is pxcy's HelloWorld server, same pinning, same run.\n")
+             "`/plaintext` is pxcy's HelloWorld server, same pinning, same run, its rows alternated with the "
+             "1-worker rows; \"vs /plaintext\" is against the median `/plaintext` row.\n")
     L.append("| endpoint | workers | requests/s | MB/s | p50 | p99 | p99.9 | errors | non-2xx | CPU/request | "
              "vs /plaintext | load1 |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     plain = r.get("plaintext")
-    for x in ([plain] if plain else []) + r["load"]:
+    for x in r.get("plaintext_rows", [plain] if plain else []) + r["load"]:
         L.append("| `/%s%s` | %d%s | %.0f | %.1f | %.2f ms | %.2f ms | %.2f ms | %d | %d | %.2f µs | %s | %.1f |"
                  % (x["kind"], "" if x["kind"] == "plaintext" else "/…", x["workers"],
                     " (pinned)" if x["pinned"] else "", x["rps"], x["mb_s"],
@@ -518,9 +526,11 @@ def markdown(r):
     goals = []
     pinned = {x["kind"]: x for x in r["load"] if x["pinned"]}
     if plain and "offsets" in pinned:
-        ratio = pinned["offsets"]["cpu_us_per_req"] / plain["cpu_us_per_req"]
-        goals.append("- `/offsets` (%.0f hits on average) CPU per request ≤ 2.5× `/plaintext`: %.2f× — %s"
-                     % (r.get("mean_hits", 0), ratio, "met" if ratio <= 2.5 else "NOT met"))
+        offs = sorted(x["cpu_us_per_req"] for x in r["load"] if x["pinned"] and x["kind"] == "offsets")
+        ratio = offs[len(offs) // 2] / plain["cpu_us_per_req"]
+        goals.append("- `/offsets` (%.0f hits on average) CPU per request ≤ 2.5× `/plaintext` (medians of %d "
+                     "alternated rows): %.2f× — %s"
+                     % (r.get("mean_hits", 0), len(offs), ratio, "met" if ratio <= 2.5 else "NOT met"))
     rss = max([v["rss"] for v in r.get("mem_after_load", {}).values()] or [0])
     if rss:
         goals.append("- server RSS ≤ 3 GB: %.2f GB after the loads (upper bound: index %.2f GB + ~40 MB) — %s"
