@@ -1,9 +1,9 @@
 """Build the wikisearch extensions.
 
-`lookup` needs only Cython and Debian's libdatrie (`apt install libdatrie-dev`).
-Extensions that use the pxcy runtime (the HTTP server, `server.pyx`, added
-separately) get `pxcy.get_include()` on their include path; pxcy is imported
-only when such a module is present, so `lookup` builds without pxcy.
+`titleindex` (the title arrays and their nogil queries) needs only Cython.
+Extensions that use the pxcy runtime (the HTTP server, `server.pyx`) get
+`pxcy.get_include()` on their include path; pxcy is imported only when such a
+module is present, so `titleindex` builds without pxcy.
 """
 import os
 
@@ -15,9 +15,8 @@ PKG = os.path.join(HERE, "wikisearch")
 
 extensions = [
     Extension(
-        "wikisearch.lookup",
-        ["wikisearch/lookup.pyx"],
-        libraries=["datrie"],  # Debian libdatrie-dev (libdatrie.so.1)
+        "wikisearch.titleindex",
+        ["wikisearch/titleindex.pyx"],
         extra_compile_args=["-O2"],
     ),
 ]
@@ -36,7 +35,6 @@ for name in PXCY_MODULES:
                 "wikisearch." + name,
                 ["wikisearch/%s.pyx" % name],
                 include_dirs=[pxcy.get_include()],
-                libraries=["datrie"],
                 extra_compile_args=["-O2"],
             )
         )

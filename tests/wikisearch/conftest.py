@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ws_support import DUMP_PAGES, DUMP_SEED, build_extension  # noqa: E402
 
-# If the extension cannot be built (e.g. libdatrie-dev missing), only
+# If the extension cannot be built (e.g. no compiler), only
 # test_ws_build.py is collected, and it fails with the compiler output;
 # the rest of the repository's tests are unaffected.
 if build_extension():
@@ -17,9 +17,10 @@ if build_extension():
 
 @pytest.fixture(scope="session")
 def dump(tmp_path_factory):
-    from wikisearch import gen
+    """The generated dump (DUMP_PAGES pages) + ws_reference.CASES appended."""
+    from ws_reference import write_test_dump
     path = str(tmp_path_factory.mktemp("dump") / "wiki.xml")
-    gen.generate(path, pages=DUMP_PAGES, seed=DUMP_SEED, progress=False)
+    write_test_dump(path, DUMP_PAGES, DUMP_SEED)
     return path
 
 
@@ -38,39 +39,29 @@ def index(dump, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def brute(dump_bytes):
-    """Pages found by a different method: one regex over the whole file + xml.etree."""
-    import re
-    import xml.etree.ElementTree as ET
-    spans = [(m.start(), m.end()) for m in re.finditer(rb"<page>.*?</page>", dump_bytes, re.S)]
-    ns = "{http://www.mediawiki.org/xml/export-0.11/}"
-    pages = []
-    for (s, e) in spans:
-        el = ET.fromstring(dump_bytes[s:e])
-        pages.append({
-            "start": s, "end": e,
-            "title": el.find("title").text,
-            "ns": int(el.find("ns").text),
-            "redirect": el.find("redirect").get("title") if el.find("redirect") is not None else None,
-            "text": el.find("revision/text").text or "",
-            "bytes": int(el.find("revision/text").get("bytes")),
-            "sha1": el.find("revision/sha1").text,
-        })
-    # Cross-check with a streaming parse of the whole document.
-    titles = [el.text for _, el in ET.iterparse(__import__("io").BytesIO(dump_bytes))
-              if el.tag == ns + "title"]
-    assert titles == [p["title"] for p in pages]
-    return pages
+def parsed(dump_bytes):
+    from ws_reference import parse_pages
+    return parse_pages(dump_bytes)
 
 
 @pytest.fixture(scope="session")
-def ref(brute):
-    """Brute-force search reference: (title UTF-8 bytes, title, start, end) for every
-    page of the dump, sorted by UTF-8 bytes (first page wins for a duplicate title)."""
-    seen = {}
-    for p in brute:
-        seen.setdefault(p["title"].encode("utf-8"), p)
-    return sorted((k, p["title"], p["start"], p["end"]) for k, p in seen.items())
+def brute(parsed):
+    """Pages found by a different method: one regex over the whole file + xml.etree."""
+    return parsed[0]
+
+
+@pytest.fixture(scope="session")
+def ref(parsed):
+    """Brute-force search reference (ws_reference.Reference): a list of (title UTF-8
+    bytes, title, start, end) sorted by bytes (first page of a duplicate title), + search()."""
+    from ws_reference import Reference
+    return Reference(*parsed)
+
+
+@pytest.fixture(scope="session")
+def titles(index):
+    """The nogil query object over the session index."""
+    return index.open_titles()
 
 
 @pytest.fixture(scope="session")

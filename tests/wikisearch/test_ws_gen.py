@@ -9,6 +9,28 @@ from wikisearch import gen
 NS = "{http://www.mediawiki.org/xml/export-0.11/}"
 
 
+# This module checks the generator alone: its own dump, without the CASES pages
+# that conftest's session dump appends.
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory):
+    from ws_support import DUMP_PAGES, DUMP_SEED
+    path = str(tmp_path_factory.mktemp("gen") / "wiki.xml")
+    gen.generate(path, pages=DUMP_PAGES, seed=DUMP_SEED, progress=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dump_bytes(dump):
+    with open(dump, "rb") as f:
+        return f.read()
+
+
+@pytest.fixture(scope="module")
+def brute(dump_bytes):
+    from ws_reference import parse_pages
+    return parse_pages(dump_bytes)[0]
+
+
 def _sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -93,7 +115,7 @@ def test_escaping_and_script_pages(brute, dump_bytes):
 def test_no_partial_output_on_error(tmp_path, monkeypatch):
     out = tmp_path / "x.xml"
 
-    def boom(pages, seed):
+    def boom(pages, seed, short=False):
         yield gen.header()
         raise KeyboardInterrupt
 
@@ -101,3 +123,21 @@ def test_no_partial_output_on_error(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         gen.generate(str(out), pages=10, progress=False)
     assert os.listdir(tmp_path) == []
+
+
+def test_short_pages(tmp_path, brute):
+    """--short (scale runs): the same titles, namespaces and redirects, one-line texts."""
+    from ws_reference import parse_pages
+    from ws_support import DUMP_PAGES, DUMP_SEED
+    a, b = str(tmp_path / "a.xml"), str(tmp_path / "b.xml")
+    gen.generate(a, pages=DUMP_PAGES, seed=DUMP_SEED, progress=False, short=True)
+    gen.generate(b, pages=DUMP_PAGES, seed=DUMP_SEED, progress=False, short=True)
+    assert _sha256(a) == _sha256(b)
+    with open(a, "rb") as f:
+        pages = parse_pages(f.read())[0]
+    assert [p["title"] for p in pages] == [p["title"] for p in brute]
+    assert [p["ns"] for p in pages] == [p["ns"] for p in brute]
+    assert sum(1 for p in pages if p["redirect"]) / len(pages) > 0.07
+    for p in pages:
+        assert p["bytes"] == len(p["text"].encode("utf-8")) and p["bytes"] < 1000
+        assert p["sha1"] == gen.sha1_base36(p["text"].encode("utf-8"))

@@ -5,7 +5,6 @@ import os
 import shutil
 import xml.etree.ElementTree as ET
 
-import datrie
 import numpy as np
 import pytest
 
@@ -34,41 +33,54 @@ def test_every_slice_is_exactly_one_page(index, brute, dump_bytes):
     assert index.read_page(0) == dump_bytes[brute[0]["start"]:brute[0]["end"]]
 
 
-def test_trie_maps_every_title(index, brute):
-    t = datrie.BaseTrie.load(index.trie_path)
-    assert len(t) == len(brute)
+def test_title_arrays_map_every_title(index, titles, brute, ref):
+    assert index.page_count == len(brute)
     for i, p in enumerate(brute):
-        assert t[wi.encode_key(p["title"])] == i
-    non_ascii = [p["title"] for p in brute if not p["title"].isascii()]
-    assert len(non_ascii) > 100
-    assert all(wi.encode_key(x) in t for x in non_ascii)
-    redirects = [(i, p["title"]) for i, p in enumerate(brute) if p["redirect"]]
-    assert redirects and all(t[wi.encode_key(x)] == i for i, x in redirects)
-    assert all(1 <= ord(ch) <= 0xFF for k in t.keys() for ch in k)
+        assert index.title(i) == p["title"]
+        assert int(index.arrays["namespaces"][i]) == p["ns"]
+        assert titles.find(p["title"].encode("utf-8")) == ref.first[p["title"]]
+        assert int(index.arrays["targets"][i]) == (ref.resolve(i) if ref.first[p["title"]] == i else -1)
+    # the two sorted orders, grouped by namespace, ranges in the manifest
+    a = index.arrays
+    ns = np.asarray(a["namespaces"])
+    for k, name, lo, hi in index.namespaces:
+        assert set(ns[np.asarray(a["name_order"][lo:hi])]) == {k}
+        assert set(ns[np.asarray(a["key_pages"][lo:hi])]) == {k}
+    keys = [a["keys"][int(a["key_offsets"][e]):int(a["key_offsets"][e + 1])].tobytes() for e in range(len(brute))]
+    assert all(keys[e] <= keys[e + 1] for lo, hi in [(r[2], r[3]) for r in index.namespaces]
+               for e in range(lo, hi - 1))
 
 
-def test_manifest(index, dump):
+def test_manifest(index, dump, brute):
     m = index.manifest
     st = os.stat(dump)
-    assert m["format"] == "wikisearch-index" and m["version"] == wi.FORMAT_VERSION
+    assert m["format"] == "wikisearch-index" and m["version"] == wi.FORMAT_VERSION == 2
     assert m["dump"] == os.path.abspath(dump) == index.dump_path
     assert (m["dump_size"], m["dump_mtime_ns"]) == (st.st_size, st.st_mtime_ns)
-    assert m["pages"] == index.page_count and m["duplicate_titles"] == 0
-    assert m["key_encoding"] == wi.KEY_ENCODING and m["trie_alphabet"] == [[1, 255]]
-    assert sorted(os.listdir(index.index_dir)) == ["ends.npy", "manifest.json", "offsets.npy", "titles.trie"]
+    assert m["pages"] == index.page_count and m["duplicate_titles"] == 1     # "Duplicate Title"
+    assert m["titles"] == len({p["title"] for p in brute})
+    assert m["redirects"] == sum(1 for p in brute if p["redirect"])
+    assert m["redirects_missing_target"] >= 1                                # "Lost Page"
+    assert m["key_encoding"] == wi.KEY_ENCODING
+    assert [r[:2] for r in m["namespaces"]] == [[0, ""], [1, "Talk"], [4, "Wikipedia"], [10, "Template"],
+                                                [14, "Category"]]
+    from wikisearch.titlebuild import FILES
+    assert sorted(os.listdir(index.index_dir)) == sorted(FILES + ["ends.npy", "manifest.json", "offsets.npy"])
 
 
-def test_small_chunks_and_runs_give_identical_index(dump, index, tmp_path):
+def test_small_chunks_give_identical_index(dump, index, tmp_path):
     with open(dump, "rb") as f:
         small = list(wi.scan_pages(f, dump, chunk=1000))
     assert [s for s, _, _ in small] == [int(x) for x in index.offsets[:-1]]
     assert [e for _, e, _ in small] == [int(x) for x in index.ends]
     d = str(tmp_path / "idx")
-    wi.build_index(dump, d, chunk=4096, sort_run=700)
+    wi.build_index(dump, d, chunk=4096)
     other = wi.load_index(d)
     assert np.array_equal(other.offsets, index.offsets) and np.array_equal(other.ends, index.ends)
-    with open(other.trie_path, "rb") as a, open(index.trie_path, "rb") as b:
-        assert a.read() == b.read()
+    from wikisearch.titlebuild import FILES
+    for name in FILES:
+        with open(os.path.join(d, name), "rb") as a, open(os.path.join(index.index_dir, name), "rb") as b:
+            assert a.read() == b.read(), name
     wi.build_index(dump, d)                        # rebuild over an existing index
     assert wi.load_index(d).page_count == index.page_count
     assert os.listdir(tmp_path) == ["idx"]         # no temp dirs left behind
@@ -79,14 +91,40 @@ def test_title_unescaping_and_duplicates(tmp_path):
             '  <page>\n    <title>A &amp; B &lt;x&gt; &quot;q&quot; &apos;s&apos; &#233;&#x4E2D;</title>\n  </page>\n'
             '  <page>\n    <title>Dup</title>\n  </page>\n'
             '  <page>\n    <title>Dup</title>\n  </page>\n'
+            '  <page>\n    <title>Talk:Old dump</title>\n  </page>\n'
             '</mediawiki>\n')
     p = tmp_path / "w.xml"
     p.write_text(body, encoding="utf-8")
     res = wi.build_index(str(p), str(tmp_path / "i"))
-    assert (res.pages, res.titles, res.duplicates) == (3, 2, 1)
-    t = datrie.BaseTrie.load(str(tmp_path / "i" / "titles.trie"))
-    assert t[wi.encode_key("A & B <x> \"q\" 's' é中")] == 0
-    assert t["Dup"] == 1                            # first occurrence wins
+    assert (res.pages, res.titles, res.duplicates) == (4, 3, 1)
+    ix = wi.load_index(str(tmp_path / "i"))
+    t = ix.open_titles()
+    assert t.find("A & B <x> \"q\" 's' é中".encode()) == 0
+    assert t.find(b"Dup") == 1                      # first occurrence wins
+    assert t.search(b"dup") == [(1, 1)]
+    # no <siteinfo>, no <ns>: everything is namespace 0
+    assert [r[0] for r in ix.namespaces] == [0] and t.search(b"talk:o") == [(3, 3)]
+
+
+def test_redirect_targets_are_normalized(tmp_path):
+    body = ('<mediawiki xmlns="x" version="0.11" xml:lang="en">\n<siteinfo><namespaces>'
+            '<namespace key="0" case="first-letter" /><namespace key="14" case="first-letter">Category</namespace>'
+            '</namespaces></siteinfo>\n'
+            '  <page><title>Target page</title><ns>0</ns><revision><text>x</text></revision></page>\n'
+            '  <page><title>R1</title><ns>0</ns><redirect title="target_page#Section" /></page>\n'
+            '  <page><title>R2</title><ns>0</ns><redirect title=" Target page " /></page>\n'
+            '  <page><title>Category:Things</title><ns>14</ns></page>\n'
+            '  <page><title>R3</title><ns>0</ns><redirect title="category:things" /></page>\n'
+            '  <page><title>R4</title><ns>0</ns><redirect title="" /></page>\n'
+            '  <page><title>R5</title><ns>0</ns><redirect title="R5" /></page>\n'
+            '  <page><title>R6</title><ns>0</ns><revision><redirect title="Target page" /></revision></page>\n'
+            '</mediawiki>\n')
+    p = tmp_path / "w.xml"
+    p.write_text(body, encoding="utf-8")
+    wi.build_index(str(p), str(tmp_path / "i"))
+    ix = wi.load_index(str(tmp_path / "i"))
+    assert list(ix.arrays["targets"]) == [0, 0, 0, 3, 3, 5, 6, 7]      # R6: <redirect> outside the head
+    assert ix.manifest["redirects"] == 5 and ix.manifest["redirects_missing_target"] == 2
 
 
 def _write(tmp_path, data, name="w.xml"):

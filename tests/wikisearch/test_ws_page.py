@@ -27,10 +27,14 @@ pytestmark = [
 
 WAIT = 20
 
-# Runs before the page's own script in every document: counts alert() calls and
-# any <script> element added after the page loaded.
+
+# Runs before the page's own script in every document: counts alert() calls, any
+# <script> element added after the page loaded, uncaught errors and CSP violations.
 HOOK = """
-window.__xss = 0;
+window.__xss = 0; window.__errors = []; window.__csp = [];
+window.addEventListener("error", function (e) { window.__errors.push(String(e.message)); });
+window.addEventListener("unhandledrejection", function (e) { window.__errors.push(String(e.reason)); });
+document.addEventListener("securitypolicyviolation", function (e) { window.__csp.push(e.violatedDirective); });
 window.alert = window.confirm = window.prompt = function () { window.__xss++; };
 document.addEventListener("DOMContentLoaded", function () {
   window.__scriptsAtLoad = document.scripts.length;
@@ -113,6 +117,28 @@ def _common_prefix(ref, script):
     return c.most_common(1)[0][0]
 
 
+
+
+def _clean(drv):
+    """No alert, no added <script>, no uncaught error, no CSP violation."""
+    assert drv.execute_script("return window.__xss") == 0
+    assert drv.execute_script("return window.__errors") == []
+    assert drv.execute_script("return window.__csp") == []
+
+
+RAW_MARKUP = ["'''", "''", "[[", "]]", "{{", "}}", "<ref", "==", "\n* "]
+
+
+def _no_markup_left(text):
+    for raw in RAW_MARKUP:
+        assert raw not in text, raw
+
+
+def _keys(drv, *keys):
+    from selenium.webdriver.common.by import By
+    drv.find_element(By.ID, "q").send_keys(*keys)
+
+
 @pytest.mark.parametrize("prefix", ["Cr", "cyrillic", "cjk"])
 def test_type_see_titles_click_read(browser, live, ref, brute, prefix):
     if prefix in SCRIPTS:
@@ -133,9 +159,13 @@ def test_type_see_titles_click_read(browser, live, ref, brute, prefix):
     _click_result(browser, title)
     _wait(browser, lambda d: _article(d)[0] == title, "article %r" % title)
     shown_title, shown_text, children = _article(browser)
-    assert shown_text == page["text"] and children == 0
+    assert children > 0                                   # rendered, not raw wikitext
+    if page["text"].startswith("'''"):                    # the lead's bold title
+        lead = page["text"].split("'''")[1]
+        assert browser.execute_script("return document.querySelector('#article-text p b').textContent") == lead
+        _no_markup_left(shown_text.replace("[[not a link]]", ""))     # <nowiki> stays literal
     assert urllib.parse.unquote(browser.execute_script("return location.hash")) == "#" + title
-    assert browser.execute_script("return window.__xss") == 0
+    _clean(browser)
 
 
 def test_script_in_article_is_inert_text(browser, live, brute):
@@ -148,14 +178,14 @@ def test_script_in_article_is_inert_text(browser, live, brute):
     _click_result(browser, SCRIPT_TEST_TITLE)
     _wait(browser, lambda d: _article(d)[0] == SCRIPT_TEST_TITLE, "the script test page")
     shown_title, shown_text, children = _article(browser)
-    assert shown_text == page["text"]                     # literally, <script> and all
-    assert SCRIPT_SNIPPET in shown_text and children == 0
+    assert SCRIPT_SNIPPET in shown_text                   # literally, as text
+    assert "<img src=x onerror=alert(2)>" in shown_text
     # no alert, no script element added, only the page's own script in the DOM
-    assert browser.execute_script("return window.__xss") == 0
     assert browser.execute_script("return document.scripts.length") == 1
     assert browser.execute_script("return window.__scriptsAtLoad") == 1
     assert browser.execute_script("return document.querySelectorAll('#results script, #results img,"
-                                  " article script, article img').length") == 0
+                                  " article script, article img, article iframe').length") == 0
+    _clean(browser)
 
 
 def test_deep_link_and_other_script_pages(browser, live, brute):
@@ -164,8 +194,133 @@ def test_deep_link_and_other_script_pages(browser, live, brute):
     page = next(p for p in brute if SCRIPT_SNIPPET in p["text"] and p["title"] != SCRIPT_TEST_TITLE)
     browser.get(live + "/?q=" + urllib.parse.quote(page["title"][:2]) + "#" + urllib.parse.quote(page["title"]))
     _wait(browser, lambda d: _article(d)[0] == page["title"], "deep-linked article")
-    assert _article(browser)[1:] == [page["text"], 0]
-    assert browser.execute_script("return window.__xss") == 0
+    assert SCRIPT_SNIPPET in _article(browser)[1]
+    _clean(browser)
+
+
+def test_folded_typing(browser, live, ref):
+    _open(browser, live)
+    for typed in ("abraham", "AYN R", "zurich", "МОСК"):
+        want = [t for t, _, _ in expected(ref, typed, 20)]
+        _type(browser, typed)
+        _wait(browser, lambda d: _titles(d) == want, "results for %r" % typed)
+    assert _titles(browser) == ["Москва", "Московский Кремль"]
+    _type(browser, "AynR")
+    _wait(browser, lambda d: _titles(d) == ["Ayn Rand"], "a redirect's target")
+    assert "from \u201cAynRand\u201d" in browser.execute_script(
+        "return document.querySelector('#results a .from').textContent")
+    _clean(browser)
+
+
+def test_rendered_article(browser, live):
+    _open(browser, live)
+    _type(browser, "Abraham L")
+    _wait(browser, lambda d: "Abraham Lincoln" in _titles(d), "Abraham Lincoln in the results")
+    _click_result(browser, "Abraham Lincoln")
+    _wait(browser, lambda d: _article(d)[0] == "Abraham Lincoln", "the article")
+    js = browser.execute_script
+    box = "document.getElementById('article-text')"
+
+    def texts(sel):
+        return js("return [...%s.querySelectorAll(arguments[0])].map(e => e.textContent)" % box, sel)
+    assert texts("h3") == ["Early life"] and texts("h4") == ["Family"]
+    assert texts("p b")[0] == "Abraham Lincoln" and "Kentucky" in texts("p i")
+    assert texts(":scope > ul > li") == ["His father, Thomas Lincoln", "His mother, Nancy Hanks"]
+    assert texts(":scope > ol > li") == ["first", "second"]
+    assert texts("li b i, li i b") == ["Nancy Hanks"]
+    assert js("return [...%s.querySelectorAll('a.wikilink')].map(a => [a.dataset.title, a.textContent,"
+              " a.getAttribute('href')])" % box) == [
+        ["United States", "United States", "#United%20States"], ["Ayn Rand", "American frontier", "#Ayn%20Rand"],
+        ["Thomas Lincoln", "Thomas Lincoln", "#Thomas%20Lincoln"], ["Zürich", "Zürich", "#Z%C3%BCrich"]]
+    text = _article(browser)[1]
+    _no_markup_left(text)
+    assert "Infobox" not in text and "cite web" not in text
+    assert "<script>alert(1)</script>" in text and "<img src=x onerror=alert(2)>" in text
+    # references folded away: a [1] marker, the reference in a closed <details>
+    assert texts("sup.ref") == ["[1]"]
+    assert js("return %s.querySelector('details').open" % box) is False
+    assert js("return %s.querySelector('details summary').textContent" % box) == "References (1)"
+    assert texts(".cats") == ["Categories: Presidents"]
+    assert js("return %s.querySelectorAll('script, img, iframe, style').length" % box) == 0
+    # an internal link navigates inside the demo; Back returns
+    browser.find_element("css selector", "#article-text a[data-title='Ayn Rand']").click()
+    _wait(browser, lambda d: _article(d)[0] == "Ayn Rand", "the linked article")
+    assert js("return location.hash") == "#Ayn%20Rand"
+    assert texts("h3") == ["Works"] and texts("ul li i a") == ["Atlas Shrugged"]
+    browser.back()
+    _wait(browser, lambda d: _article(d)[0] == "Abraham Lincoln", "back to the first article")
+    _clean(browser)
+
+
+def test_keyboard_navigation(browser, live, ref):
+    from selenium.webdriver.common.keys import Keys
+    _open(browser, live)
+    want = [t for t, _, _ in expected(ref, "Abraham", 20)]
+    _type(browser, "Abraham")
+    _wait(browser, lambda d: _titles(d) == want, "results")
+
+    def active():
+        return browser.execute_script(
+            "const a = document.querySelector('#results a.active'); return a && a.dataset.title")
+    _keys(browser, Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ARROW_DOWN)
+    assert active() == want[2]
+    _keys(browser, Keys.ARROW_UP)
+    assert active() == want[1]
+    _keys(browser, Keys.ENTER)
+    _wait(browser, lambda d: _article(d)[0] == want[1], "the highlighted hit")
+    assert browser.execute_script("return document.activeElement.id") == "q"     # focus stayed in the box
+    _keys(browser, Keys.ARROW_UP)
+    assert active() == want[0]
+    _keys(browser, Keys.ESCAPE)
+    assert active() is None
+    _clean(browser)
+
+
+def test_enter_opens_the_fresh_hit_not_a_stale_one(browser, live):
+    _open(browser, live)
+    _type(browser, "Zürich")
+    _wait(browser, lambda d: _titles(d)[:1] == ["Zürich"], "Zürich results")
+    # a new query and Enter at once: the Zürich results are still listed when Enter comes
+    browser.execute_script("const q = document.getElementById('q'); q.value = 'AYN R';"
+                           "q.dispatchEvent(new Event('input'));"
+                           "q.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}));")
+    _wait(browser, lambda d: _article(d)[0] == "Ayn Rand", "the hit of the new query")
+    assert _titles(browser) == ["Ayn Rand"]
+    _clean(browser)
+
+
+def test_redirect_and_malformed_fragments(browser, live):
+    browser.get(live + "/#AynRand")
+    _wait(browser, lambda d: _article(d)[0] == "Ayn Rand", "the redirect's target")
+    note = browser.execute_script("return document.getElementById('article-note').textContent")
+    assert "Redirected from" in note and "AynRand" in note
+    browser.get(live + "/#abraham_Lincoln")
+    _wait(browser, lambda d: _article(d)[0] == "Abraham Lincoln", "a Wikipedia-style URL title")
+    for bad in ("#%E0%A4%A", "#%", "#%ZZ", "#%C3"):
+        browser.get(live + "/" + bad)
+        _wait(browser, lambda d: "malformed" in d.execute_script(
+            "return document.getElementById('status').textContent"), "the malformed-link message")
+        _clean(browser)
+    browser.get(live + "/#" + urllib.parse.quote("No such page at all"))
+    _wait(browser, lambda d: "404" in d.execute_script("return document.getElementById('status').textContent"),
+          "the 404 message")
+    _clean(browser)
+
+
+def test_script_titles_and_links_are_inert(browser, live):
+    title = "<script>alert(3)</script> (test page)"
+    _open(browser, live)
+    _type(browser, "<scr")
+    _wait(browser, lambda d: title in _titles(d), "the <script> title in the results")
+    _click_result(browser, title)
+    _wait(browser, lambda d: _article(d)[0] == title, "the <script> page")
+    js = browser.execute_script
+    assert js("return document.querySelector('#article-text h3').textContent") == "<script>alert(4)</script>"
+    hrefs = js("return [...document.querySelectorAll('#article-text a')].map(a => a.getAttribute('href'))")
+    assert hrefs and all(h.startswith("#") for h in hrefs)
+    assert js("return document.querySelectorAll('article script, article img').length") == 0
+    assert js("return document.scripts.length") == 1
+    _clean(browser)
 
 
 def test_server_error_is_shown_politely(browser, live):

@@ -38,7 +38,7 @@ def _int(s):
 def cmd_gen(args):
     from . import gen
     t = __import__("time").monotonic()
-    nbytes = gen.generate(args.out, pages=args.pages, seed=args.seed)
+    nbytes = gen.generate(args.out, pages=args.pages, seed=args.seed, short=args.short)
     dt = __import__("time").monotonic() - t
     print("wrote %s: %d pages, %.1f MB in %.1f s (seed %d)"
           % (args.out, args.pages, nbytes / 1e6, dt, args.seed))
@@ -79,6 +79,8 @@ def make_parser():
     g.add_argument("out", metavar="OUT.xml")
     g.add_argument("--pages", type=_positive_int, default=100_000, help="number of pages (default 100000)")
     g.add_argument("--seed", type=_int, default=1, help="RNG seed (default 1)")
+    g.add_argument("--short", action="store_true",
+                   help="one-line articles (for scale runs: titles and offsets are what matter)")
     g.set_defaults(func=cmd_gen)
 
     b = sub.add_parser("build", help="index a dump (.xml or .xml.bz2)")

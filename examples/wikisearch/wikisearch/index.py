@@ -8,27 +8,40 @@ text content is XML-escaped, so these byte sequences occur only as tags).
 Memory is bounded by the chunk size, the largest page, one external-sort run
 of titles, and the trie itself (which grows with the number of titles).
 
-Index directory (written to a temp dir, then renamed into place):
+Index directory (written to a temp dir, then renamed into place). Every title
+array is in dump page order unless said otherwise; p is a page number:
 
-  titles.trie    datrie/libdatrie trie, key -> page number (0-based dump order).
-                 Key = UTF-8 bytes of the title, each byte b stored as the
-                 code point U+00bb (title.encode('utf-8').decode('latin-1')),
-                 alphabet exactly [U+0001, U+00FF]. NUL never occurs in titles.
-  offsets.npy    uint64[pages + 1]: start offset of every <page> element
-                 (the '<' of "<page>"), plus one final entry = end of the
-                 last page. Sorted, strictly increasing.
-  ends.npy       uint64[pages]: end offset of every page (just after
-                 "</page>"). Page i is exactly dump[offsets[i]:ends[i]].
-  manifest.json  format/version, dump path/size/mtime_ns, page count, ...
+  titles.bin         real titles, UTF-8, back to back (+ one NUL at the end)
+  title_offsets.npy  uint32[pages + 1]: title of p = titles[off[p]:off[p+1]]
+  name_skip.npy      uint8[pages]: bytes of the "Namespace:" prefix of p's title
+  namespaces.npy     int32[pages]: namespace of p (<ns>)
+  targets.npy        int32[pages]: the page p stands for: a redirect's target
+                     (resolved at build time through chains, when it exists),
+                     else p; -1 for a duplicate title (the first page wins)
+  keys.bin           folded names (fold.py: title minus its namespace prefix,
+                     case- and accent-folded), sorted by (ns, key, name, page)
+  key_offsets.npy    uint32[pages + 1] into keys.bin; key_pages.npy int32[pages]:
+                     the page of each sorted key
+  name_order.npy     int32[pages]: pages sorted by (ns, name bytes, page)
+  title_hash.npy     int32[2^k]: open-addressing (FNV-1a) table, title -> page
+  fold.json          the folding tables the keys were made with (fold.py)
+  offsets.npy        uint64[pages + 1]: start offset of every <page> element
+                     (the '<' of "<page>"), plus one final entry = end of the
+                     last page. Sorted, strictly increasing.
+  ends.npy           uint64[pages]: end offset of every page (just after
+                     "</page>"). Page i is exactly dump[offsets[i]:ends[i]].
+  manifest.json      format/version, dump path/size/mtime_ns, page count,
+                     namespaces with their entry ranges, ...
+
+Both sorted orders group the pages by namespace, so a namespace is one range
+[lo, hi) of either (manifest "namespaces": [ns, name, lo, hi]).
 """
 import array
 import bz2
-import heapq
 import json
 import os
 import re
 import shutil
-import struct
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,34 +54,14 @@ from .atomic import atomic_file
 from .progress import Progress
 
 FORMAT = "wikisearch-index"
-FORMAT_VERSION = 1
-KEY_ENCODING = "utf-8-bytes-as-latin-1"
-TRIE_RANGES = [("\x01", "\xff")]
-TRIE_FILE = "titles.trie"
+FORMAT_VERSION = 2
+KEY_ENCODING = "sorted-folded-utf-8"
 OFFSETS_FILE = "offsets.npy"
 ENDS_FILE = "ends.npy"
 MANIFEST_FILE = "manifest.json"
 
 CHUNK = 16 << 20          # raw read size for the scanner
-SORT_RUN = 1_000_000      # titles per external-sort run
 _WS = b" \t\r\n"
-
-
-def make_trie():
-    """An empty trie with the index's alphabet (one symbol per UTF-8 byte value)."""
-    import datrie
-    return datrie.BaseTrie(ranges=TRIE_RANGES)
-
-
-def encode_key(title):
-    """Title (str) -> trie key (str of code points U+0001..U+00FF)."""
-    if "\x00" in title:
-        raise ValueError("title contains NUL")
-    return title.encode("utf-8").decode("latin-1")
-
-
-def decode_key(key):
-    return key.encode("latin-1").decode("utf-8")
 
 
 def default_index_dir(dump):
@@ -148,8 +141,15 @@ def _check_header(head, path):
     return i + 10
 
 
-def scan_pages(f, path="dump", chunk=CHUNK, progress=None):
-    """Yield (start, end, raw_title_bytes) for each <page> of an open binary dump file.
+_NS_RE = re.compile(rb"<ns>\s*(-?[0-9]{1,9})\s*</ns>")
+_REDIRECT_RE = re.compile(rb'<redirect\s+title="([^"]*)"')
+_NAMESPACE_RE = re.compile(rb'<namespace\s+key="(-?[0-9]{1,9})"[^>]*?(?:/>|>([^<]*)</namespace>)')
+
+
+def scan_pages(f, path="dump", chunk=CHUNK, progress=None, meta=False):
+    """Yield (start, end, raw_title_bytes) for each <page> of an open binary dump file;
+    with meta=True (start, end, raw_title, raw_ns or None, raw_redirect_title or None),
+    the last two from the page's head (before its first <revision>).
 
     start is the offset of '<' in "<page>", end the offset just after "</page>".
     Raises DumpFormatError / TruncatedDumpError on malformed input.
@@ -212,7 +212,15 @@ def scan_pages(f, path="dump", chunk=CHUNK, progress=None):
         if t1 < 0:
             raise DumpFormatError("malformed dump: page %d at byte %d has an unclosed <title>"
                                   % (npage, base + s))
-        yield base + s, base + e + 7, buf[t0 + 7:t1]
+        if meta:
+            r = buf.find(b"<revision", t1, e)
+            head = buf[t1 + 8:r if r >= 0 else e]
+            m = _NS_RE.search(head)
+            rd = _REDIRECT_RE.search(head)
+            yield (base + s, base + e + 7, buf[t0 + 7:t1], m.group(1) if m else None,
+                   rd.group(1) if rd else None)
+        else:
+            yield base + s, base + e + 7, buf[t0 + 7:t1]
         npage += 1
         pos = e + 7
 
@@ -231,59 +239,6 @@ def scan_pages(f, path="dump", chunk=CHUNK, progress=None):
         raise TruncatedDumpError("dump is truncated after page %d (no closing </mediawiki>)" % (npage - 1))
     raise DumpFormatError("malformed dump: unexpected content after the last page at byte %d"
                           % (base + pos))
-
-
-# ------------------------------------------------------------ external sort
-
-class _TitleSorter:
-    """Collect (key_bytes, page) pairs; iterate them sorted with bounded memory."""
-
-    def __init__(self, tmpdir, run_size=SORT_RUN):
-        self.tmpdir = tmpdir
-        self.run_size = run_size
-        self.items = []
-        self.runs = []
-
-    def add(self, key, page):
-        self.items.append((key, page))
-        if len(self.items) >= self.run_size:
-            self._spill()
-
-    def _spill(self):
-        self.items.sort()
-        path = os.path.join(self.tmpdir, "run-%d.bin" % len(self.runs))
-        pack = struct.Struct("<II").pack
-        with open(path, "wb", buffering=1 << 20) as f:
-            for key, page in self.items:
-                f.write(pack(len(key), page))
-                f.write(key)
-        self.runs.append(path)
-        self.items = []
-
-    @staticmethod
-    def _read_run(path):
-        unpack = struct.Struct("<II").unpack
-        with open(path, "rb", buffering=1 << 20) as f:
-            while True:
-                hdr = f.read(8)
-                if not hdr:
-                    return
-                n, page = unpack(hdr)
-                yield f.read(n), page
-
-    def sorted(self):
-        self.items.sort()
-        if not self.runs:
-            return iter(self.items)
-        return heapq.merge(iter(self.items), *(self._read_run(p) for p in self.runs))
-
-    def cleanup(self):
-        self.items = []
-        for p in self.runs:
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
 
 
 # ----------------------------------------------------------------- building
@@ -342,6 +297,21 @@ def _write_npy(path, raw_path, n):
     del out
 
 
+def read_namespaces(path):
+    """{key: name} from the dump's <siteinfo><namespaces> ({0: ""} if absent)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    end = head.find(b"</siteinfo>")
+    if end < 0:
+        end = head.find(b"<page>")
+    head = head[:end] if end >= 0 else b""
+    out = {0: ""}
+    for m in _NAMESPACE_RE.finditer(head):
+        name = unescape_title(m.group(2), -1, 0).decode("utf-8") if m.group(2) else ""
+        out[int(m.group(1))] = name.strip()
+    return out
+
+
 @dataclass
 class BuildResult:
     index_dir: str
@@ -351,14 +321,16 @@ class BuildResult:
     duplicates: int
     dump_bytes: int
     seconds: float
+    redirects: int = 0
 
     @property
     def mb_per_s(self):
         return self.dump_bytes / 1e6 / max(self.seconds, 1e-9)
 
 
-def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, sort_run=SORT_RUN, log=None):
+def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, log=None):
     """Index a dump (.xml, or .xml.bz2 decompressed first). Returns a BuildResult."""
+    from .titlebuild import FILES, TitleCollector, build_title_arrays
     t_start = time.monotonic()
     if not os.path.exists(dump):
         raise WikisearchError("%s: no such file" % dump)
@@ -376,11 +348,14 @@ def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, sort_run=SORT_
     parent = os.path.dirname(index_dir)
     os.makedirs(parent, exist_ok=True)
     tmpdir = tempfile.mkdtemp(prefix="." + os.path.basename(index_dir) + ".", suffix=".tmp", dir=parent)
-    sorter = _TitleSorter(tmpdir, sort_run)
     try:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmpdir, 0o777 & ~umask)
+        with open(dump, "rb") as f:
+            _check_header(f.read(1 << 16), dump)
+        namespaces = read_namespaces(dump)
+        col = TitleCollector(tmpdir, namespaces)
         starts_raw = os.path.join(tmpdir, "starts.u64")
         ends_raw = os.path.join(tmpdir, "ends.u64")
         n = 0
@@ -388,8 +363,9 @@ def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, sort_run=SORT_
                 open(starts_raw, "wb") as fs, open(ends_raw, "wb") as fe, \
                 Progress("indexing", total=size, enabled=progress) as bar:
             sa, ea = array.array("Q"), array.array("Q")
-            for start, end, raw_title in scan_pages(f, dump, chunk, bar.update):
-                sorter.add(unescape_title(raw_title, n, start), n)
+            add = col.add
+            for start, end, raw_title, ns_raw, redirect in scan_pages(f, dump, chunk, bar.update, meta=True):
+                add(n, unescape_title(raw_title, n, start), ns_raw, redirect)
                 sa.append(start)
                 ea.append(end)
                 n += 1
@@ -400,6 +376,8 @@ def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, sort_run=SORT_
             bar.update(size)
         if _stat_sig(dump) != (size, mtime_ns):
             raise DumpChangedError("dump changed while indexing; rebuild with: wikisearch build %s" % dump)
+        if n >= 1 << 31:
+            raise WikisearchError("%d pages: this index format holds at most 2^31 - 1" % n)
 
         # offsets.npy = starts + final end; ends.npy = ends.  (n >= 1: scan_pages
         # rejects dumps without pages.)
@@ -410,19 +388,10 @@ def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, sort_run=SORT_
         os.unlink(starts_raw)
         os.unlink(ends_raw)
 
-        # Sorted insertion is ~50x faster than dump order for libdatrie.
-        trie = make_trie()
-        prev, titles, dups = None, 0, 0
-        for key, page in sorter.sorted():
-            if key == prev:
-                dups += 1           # duplicate title: the first page wins
-                continue
-            trie[key.decode("latin-1")] = page
-            prev = key
-            titles += 1
-        sorter.cleanup()
-        trie.save(os.path.join(tmpdir, TRIE_FILE))
-        del trie
+        def unescape(raw):
+            return unescape_title(raw, -1, 0)
+        info = build_title_arrays(col, namespaces, unescape, log)
+        del col
 
         seconds = time.monotonic() - t_start
         manifest = {
@@ -432,18 +401,16 @@ def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, sort_run=SORT_
             "dump_size": size,
             "dump_mtime_ns": mtime_ns,
             "pages": n,
-            "titles": titles,
-            "duplicate_titles": dups,
+            **info,
             "key_encoding": KEY_ENCODING,
-            "trie_alphabet": [[ord(a), ord(b)] for a, b in TRIE_RANGES],
-            "files": {"trie": TRIE_FILE, "offsets": OFFSETS_FILE, "ends": ENDS_FILE},
+            "files": {"offsets": OFFSETS_FILE, "ends": ENDS_FILE},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(seconds, 3),
         }
         with open(os.path.join(tmpdir, MANIFEST_FILE), "w") as mf:
             json.dump(manifest, mf, indent=2)
             mf.write("\n")
-        for name in (TRIE_FILE, OFFSETS_FILE, ENDS_FILE, MANIFEST_FILE):
+        for name in FILES + [OFFSETS_FILE, ENDS_FILE, MANIFEST_FILE]:
             with open(os.path.join(tmpdir, name), "rb") as fh:
                 os.fsync(fh.fileno())
 
@@ -457,10 +424,10 @@ def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, sort_run=SORT_
         else:
             os.rename(tmpdir, index_dir)
     except BaseException:
-        sorter.cleanup()
         shutil.rmtree(tmpdir, ignore_errors=True)
         raise
-    return BuildResult(index_dir, dump, n, titles, dups, size, time.monotonic() - t_start)
+    return BuildResult(index_dir, dump, n, info["titles"], info["duplicate_titles"], size,
+                       time.monotonic() - t_start, info["redirects"])
 
 
 # ------------------------------------------------------------------ loading
@@ -469,12 +436,14 @@ def build_index(dump, index_dir=None, progress=None, chunk=CHUNK, sort_run=SORT_
 class WikiIndex:
     """A loaded index. Arrays are read-only memory maps."""
     index_dir: str
-    trie_path: str          # titles.trie, for libdatrie's trie_new_from_file()
     dump_path: str          # absolute path of the indexed .xml dump
     dump_size: int
     page_count: int
     offsets: np.ndarray     # uint64[page_count + 1]: page starts + final end
     ends: np.ndarray        # uint64[page_count]: page ends (exclusive)
+    arrays: dict = field(repr=False)        # the title arrays (titlebuild.ARRAYS)
+    namespaces: list = field(repr=False)    # [[ns, name, lo, hi], ...]
+    fold_table: dict = field(repr=False)
     manifest: dict = field(repr=False)
 
     def page_range(self, i):
@@ -487,9 +456,19 @@ class WikiIndex:
             f.seek(start)
             return f.read(end - start)
 
+    def title(self, i):
+        off = self.arrays["title_offsets"]
+        return self.arrays["titles"][int(off[i]):int(off[i + 1])].tobytes().decode("utf-8")
+
+    def open_titles(self):
+        """The nogil query object (titleindex.Index) over this index."""
+        from .titleindex import Index
+        return Index(self.arrays, self.namespaces, self.fold_table)
+
 
 def load_index(index_dir):
     """Open an index built by build_index(); validates it against its dump."""
+    from .titlebuild import ARRAYS
     index_dir = os.path.abspath(index_dir)
     mpath = os.path.join(index_dir, MANIFEST_FILE)
     if not os.path.isdir(index_dir):
@@ -518,20 +497,33 @@ def load_index(index_dir):
         raise DumpChangedError("dump changed since indexing; rebuild with: %s" % rebuild)
     n = m["pages"]
     arrays = {}
-    for key, want in (("offsets", n + 1), ("ends", n)):
-        path = os.path.join(index_dir, m["files"][key])
+    want = {"offsets": (n + 1,), "ends": (n,), "title_offsets": (n + 1,), "name_skip": (n,),
+            "namespaces": (n,), "targets": (n,), "key_offsets": (n + 1,), "key_pages": (n,),
+            "name_order": (n,)}
+    specs = [(k, m["files"][k], np.uint64) for k in ("offsets", "ends")] + \
+        [(k, f, dt) for k, (f, dt) in ARRAYS.items()]
+    for key, fname, dt in specs:
+        path = os.path.join(index_dir, fname)
         try:
-            a = np.load(path, mmap_mode="r")
+            if fname.endswith(".bin"):
+                a = np.memmap(path, dtype=np.int8, mode="r")
+            else:
+                a = np.load(path, mmap_mode="r")
         except (OSError, ValueError) as e:
             raise IndexFormatError("%s: cannot load (%s); rebuild with: %s" % (path, e, rebuild)) from None
-        if a.dtype != np.dtype(np.uint64) or a.shape != (want,):
-            raise IndexFormatError("%s: expected uint64[%d], found %s%s; rebuild with: %s"
-                                   % (path, want, a.dtype, a.shape, rebuild))
+        if a.dtype != np.dtype(dt) or (key in want and a.shape != want[key]):
+            raise IndexFormatError("%s: expected %s%s, found %s%s; rebuild with: %s"
+                                   % (path, np.dtype(dt), want.get(key, ""), a.dtype, a.shape, rebuild))
         arrays[key] = a
-    trie_path = os.path.join(index_dir, m["files"]["trie"])
-    if not os.path.isfile(trie_path):
-        raise IndexFormatError("%s: missing; rebuild with: %s" % (trie_path, rebuild))
-    offsets, ends = arrays["offsets"], arrays["ends"]
-    if n and (int(offsets[-1]) != int(ends[-1]) or int(ends[-1]) > m["dump_size"]):
+    try:
+        with open(os.path.join(index_dir, "fold.json")) as f:
+            fold_table = json.load(f)
+    except (OSError, ValueError) as e:
+        raise IndexFormatError("%s/fold.json: cannot load (%s); rebuild with: %s" % (index_dir, e, rebuild)) from None
+    offsets, ends = arrays.pop("offsets"), arrays.pop("ends")
+    toff, koff = arrays["title_offsets"], arrays["key_offsets"]
+    if n and (int(offsets[-1]) != int(ends[-1]) or int(ends[-1]) > m["dump_size"]
+              or int(toff[-1]) >= len(arrays["titles"]) or int(koff[-1]) >= len(arrays["keys"])):
         raise IndexFormatError("%s: inconsistent offsets; rebuild with: %s" % (index_dir, rebuild))
-    return WikiIndex(index_dir, trie_path, dump, m["dump_size"], n, offsets, ends, m)
+    return WikiIndex(index_dir, dump, m["dump_size"], n, offsets, ends, arrays, m["namespaces"],
+                     fold_table, m)
