@@ -19,6 +19,11 @@ extensions = [
         ["wikisearch/titleindex.pyx"],
         extra_compile_args=["-O2"],
     ),
+    Extension(
+        "wikisearch.titlesort",
+        ["wikisearch/titlesort.pyx"],
+        extra_compile_args=["-O2"],
+    ),
 ]
 
 # Modules built on the pxcy runtime. Only these need pxcy at build time.

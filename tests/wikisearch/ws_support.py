@@ -16,11 +16,11 @@ REPO = os.path.abspath(os.path.join(EXAMPLE, "..", ".."))
 
 
 def ext_is_stale():
-    sos = glob.glob(os.path.join(PKG, "titleindex.*.so")) + glob.glob(os.path.join(PKG, "server.*.so"))
-    if len(sos) < 2:
+    sos = [p for n in ("titleindex", "titlesort", "server") for p in glob.glob(os.path.join(PKG, n + ".*.so"))]
+    if len(sos) < 3:
         return True
     built = min(os.path.getmtime(p) for p in sos)
-    srcs = [os.path.join(PKG, n) for n in ("titleindex.pyx", "titleindex.pxd", "server.pyx")]
+    srcs = [os.path.join(PKG, n) for n in ("titleindex.pyx", "titleindex.pxd", "titlesort.pyx", "server.pyx")]
     # server.pyx cimports pxcy's runtime and HTTP layer: rebuild when their declarations change
     srcs += [os.path.join(REPO, "pxcy", n) for n in ("runtime.pxd", os.path.join("protocols", "http11.pxd"))]
     return any(os.path.exists(s) and os.path.getmtime(s) > built for s in srcs)

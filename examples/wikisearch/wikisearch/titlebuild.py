@@ -9,7 +9,7 @@ import numpy as np
 
 from . import fold as folding
 from .errors import WikisearchError
-from .titleindex import build_hash, gather, hash_lookup, sort_pages
+from .titlesort import build_hash, gather, hash_lookup, sort_pages
 
 MAX_HOPS = 8            # redirect chains are followed this far (MediaWiki follows one)
 

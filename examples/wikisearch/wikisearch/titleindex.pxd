@@ -2,6 +2,7 @@
 # the index files, see index.py), and its nogil queries. No function here
 # allocates; all are safe to call from any number of threads at once.
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memcmp
 
 cdef enum:
     NS_MAX = 64                 # namespaces an index may hold
@@ -47,6 +48,22 @@ cdef struct TitleIndex:
 cdef struct Hit:
     int32_t page                # the page to show (a redirect's target)
     int32_t src                 # the page whose title matched (== page unless a redirect)
+
+cdef inline int bytes_cmp(const char* a, size_t an, const char* b, size_t bn) noexcept nogil:
+    cdef int c = memcmp(a, b, an if an < bn else bn)
+    if c:
+        return c
+    return (an > bn) - (an < bn)
+
+
+cdef inline uint64_t fnv1a(const char* p, size_t n) noexcept nogil:
+    cdef uint64_t h = 1469598103934665603ULL
+    cdef size_t i
+    for i in range(n):
+        h ^= <unsigned char>p[i]
+        h *= 1099511628211ULL
+    return h
+
 
 cdef int ns_slot(const TitleIndex* ix, int64_t ns) noexcept nogil
 cdef int fold_query(const TitleIndex* ix, const char* q, size_t n, char* out, size_t cap) noexcept nogil
