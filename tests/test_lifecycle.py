@@ -106,6 +106,28 @@ def test_lines_answers_then_closes_after_half_close(serve):
     assert recv_until_eof(s) == b"1 a\n2 b\n"
 
 
+def test_half_close_while_reading_is_paused_is_not_lost(serve):
+    """The FIN arrives while backpressure pauses reading: the hang-up epoll reported
+    must be remembered, or EOF is never seen once reading resumes (edge-triggered:
+    no second edge)."""
+    server = serve(Echo, workers=1, max_unsent=64 << 10)
+    for i in range(5):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.settimeout(HANG)
+        payload = random.Random(i).randbytes(8 << 20)
+
+        def send():
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+
+        t = threading.Thread(target=send)
+        t.start()
+        got = recv_until_eof(s)
+        t.join()
+        assert got == payload
+        s.close()
+
+
 def test_eof_received_keeps_writing_half_open(serve, protos):
     """eof_received -> 1: the connection stays open for writing; the handler answers
     and closes."""

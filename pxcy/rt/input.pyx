@@ -111,6 +111,10 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
     cdef size_t want
     cdef char* buf
     cdef bint pending
+    if hup:
+        c.want |= W_HUP             # remembered: a pause or the budget may stop us first
+    elif c.want & W_HUP:
+        hup = True
     if c.turn != <uint32_t>w.turn:
         c.turn = <uint32_t>w.turn
         c.reads_turn = 0
@@ -156,7 +160,7 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
             if <size_t>r < want and not hup:
                 return 0            # drained: the next arrival raises a new edge
         elif r == 0:
-            c.want &= ~W_READ
+            c.want &= ~(W_READ | W_HUP)
             return conn_eof(w, c)
         elif errno == EINTR:
             continue

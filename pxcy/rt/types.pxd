@@ -23,6 +23,7 @@ cdef enum:
     W_READ = 1           # the socket may hold unread bytes (budget spent, or paused)
     W_REDELIVER = 2      # pushed-back input should be delivered again without new bytes
     W_FLUSH = 4          # a streaming sender yielded: write and call send_complete
+    W_HUP = 8            # epoll reported a hang-up: read to 0/EAGAIN whenever reading resumes
 
 # Conn.after_drain: what to do once the output queue is empty
 cdef enum:
