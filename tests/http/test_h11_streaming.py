@@ -198,14 +198,13 @@ def test_pipelined_behind_stream_answered_in_order(app_server):
         c.send(build("GET", "/stream/300000") + build("GET", "/method"))
         r = c.read_response()
         assert r.body == b"x" * 300000
-        # the pipelined request waited for the stream; new input brings it back (on
-        # its own once the runtime re-delivers pushed-back input: the xfail below)
+        # the pipelined request waited for the stream (also answered without new
+        # input: test_pipelined_after_stream_without_new_input)
         c.send(build("GET", "/q?a=2"))
         assert c.read_response().body == b"GET"
         assert c.read_response().body == b'{"a":"2","b":null}'
 
 
-@pytest.mark.xfail(strict=True, reason="needs runtime redelivery, issue 11")
 def test_pipelined_behind_10mib_file(app_server, docroot):
     path = os.path.join(docroot["root"], "ten-mib.bin")
     data = os.urandom(10 << 20)
@@ -222,7 +221,6 @@ def test_pipelined_behind_10mib_file(app_server, docroot):
         os.unlink(path)
 
 
-@pytest.mark.xfail(strict=True, reason="needs runtime redelivery, issue 11")
 def test_pipelined_after_stream_without_new_input(app_server):
     with Conn(app_server.port, timeout=5) as c:
         c.send(build("GET", "/stream/300000") + build("GET", "/method"))
@@ -230,12 +228,34 @@ def test_pipelined_after_stream_without_new_input(app_server):
         assert c.read_response().body == b"GET"
 
 
-@pytest.mark.xfail(strict=True, reason="needs runtime timers (t.call_later/timer_fired), issue 11")
 def test_stalled_head_answered_408(timeout_server):
     with Conn(timeout_server, timeout=10) as c:
         c.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n")     # and nothing more
         r = c.read_response()
         assert r.status == 408
+        assert c.wait_closed()
+
+
+def test_stalled_body_answered_408(timeout_server):
+    with Conn(timeout_server, timeout=10) as c:
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        r = c.read_response()
+        assert r.status == 408
+        assert c.wait_closed()
+
+
+def test_stall_after_answered_requests_gets_408_after_them(timeout_server):
+    # two complete requests answered, then a partial head: 408 comes after both, and
+    # the timer of an earlier (completed) request never cuts a later one short
+    with Conn(timeout_server, timeout=10) as c:
+        c.send(build("GET", "/hello.txt"))
+        assert c.read_response().status == 200
+        c.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.6)
+        c.send(b"\r\n" + build("GET", "/hello.txt") + b"GET /hello.txt HTTP/1.1\r\n")
+        assert c.read_response().status == 200
+        assert c.read_response().status == 200
+        assert c.read_response().status == 408
         assert c.wait_closed()
 
 
@@ -271,7 +291,7 @@ def test_buffered_body_split_everywhere(app_server):
 
 def test_pipelined_behind_8mib_output_with_new_input(app_server, docroot):
     # the batch stops once 8 MiB are queued; the rest is answered, in order, when
-    # more input arrives (on its own once issue 11 re-delivers: the xfail above)
+    # more input arrives too (and without it: test_pipelined_behind_10mib_file)
     reqs = b"".join(build("GET", "/big.bin") for _ in range(4))     # 4 x 3 MiB files
     with Conn(app_server.port, timeout=10) as c:
         c.send(reqs + build("GET", "/method"))

@@ -22,7 +22,8 @@ def ext_is_stale():
     built = min(os.path.getmtime(p) for p in sos)
     srcs = [os.path.join(PKG, n) for n in ("titleindex.pyx", "titleindex.pxd", "titlesort.pyx", "server.pyx")]
     # server.pyx cimports pxcy's runtime and HTTP layer: rebuild when their declarations change
-    srcs += [os.path.join(REPO, "pxcy", n) for n in ("runtime.pxd", os.path.join("protocols", "http11.pxd"))]
+    # (every .pxd of pxcy: http11.pxd textually includes protocols/http/*.pxd)
+    srcs += glob.glob(os.path.join(REPO, "pxcy", "**", "*.pxd"), recursive=True)
     return any(os.path.exists(s) and os.path.getmtime(s) > built for s in srcs)
 
 

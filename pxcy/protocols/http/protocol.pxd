@@ -19,6 +19,7 @@ cdef struct SlowState:
     uint8_t stream_method
     bint stream_chunked
     bint stream_close
+    int64_t deadline_id         # request timer (t.call_later id + 1), 0: none
 
 
 cdef class HttpProtocol(Protocol):
@@ -39,6 +40,7 @@ cdef class HttpProtocol(Protocol):
     cdef SlowState* _slow(self, Transport t) noexcept nogil
     cdef void _slow_release(self, Transport t) noexcept nogil
     cdef void _arm(self, Transport t) noexcept nogil
+    cdef void _deadline(self, Transport t, uint32_t ms) noexcept nogil
     cdef int _fail(self, Transport t, Scratch* s, int status) noexcept nogil
     cdef int _head_done(self, Transport t, Scratch* s, const char* p, const char* q,
                         const char* end) noexcept nogil

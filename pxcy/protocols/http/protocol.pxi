@@ -11,6 +11,7 @@ cdef px_slice EMPTY_SLICE
 EMPTY_SLICE.p = NULL
 EMPTY_SLICE.n = 0
 
+cdef uint64_t DEADLINE_TOKEN = (<uint64_t>1) << 40   # | requests answered when armed
 cdef SlowState ZERO_SLOW             # the zeroed template a SlowState is made from
 
 
@@ -188,12 +189,50 @@ cdef class HttpProtocol(Protocol):
         return 0
 
     cdef void _arm(self, Transport t) noexcept nogil:
-        """A request has begun arriving: it must be complete within request_timeout.
-        (Issue 11 brings t.call_later/timer_fired: arm a timer here instead, and
-        answer 408 from timer_fired when no byte of a response was sent.)"""
+        """A request has begun arriving: it must be complete within request_timeout
+        (else timer_fired answers 408)."""
         if not self.partial:
             self.partial = True
-            t.set_deadline(self.cfg.request_timeout_ms)
+            self._deadline(t, self.cfg.request_timeout_ms)
+
+    cdef void _deadline(self, Transport t, uint32_t ms) noexcept nogil:
+        """(Re)arm the request timer ms from now; ms == 0 cancels it. The token names
+        the request (requests answered so far), so a timer that outlived its request
+        is ignored even where it could not be cancelled."""
+        cdef SlowState* w = <SlowState*>self.slow_mem.data
+        cdef int64_t tid
+        if w != NULL and w.deadline_id != 0:
+            t.cancel(w.deadline_id - 1)
+            w.deadline_id = 0
+        if ms == 0:
+            return
+        if w == NULL:
+            w = self._slow(t)
+        tid = t.call_later(ms, DEADLINE_TOKEN | self.requests)
+        if tid < 0:
+            t.set_deadline(ms)           # no timer: the runtime closes it silently
+        elif w != NULL:
+            w.deadline_id = tid + 1
+        else:
+            t.cancel(tid)
+            t.set_deadline(ms)
+
+    cdef int timer_fired(self, Transport t, uint64_t token) noexcept nogil:
+        """The request timer: a request that did not arrive in time gets 408 (before
+        any byte of its response was sent), then the connection closes."""
+        cdef SlowState* w = <SlowState*>self.slow_mem.data
+        cdef Scratch* s
+        if token != (DEADLINE_TOKEN | self.requests) or not self.partial:
+            return 0                     # a timer of an earlier request
+        if w != NULL:
+            w.deadline_id = 0
+        if self.phase == PH_BODY and w != NULL and w.streamed:
+            return -1                    # its route may have begun answering: just close
+        s = get_scratch(t)
+        if s == NULL:
+            return -1
+        px_request_reset(&s.r)
+        return self._fail(t, s, 408)
 
     cdef SlowState* _slow(self, Transport t) noexcept nogil:
         """The connection's SlowState, made (zeroed) on first need."""
@@ -209,6 +248,8 @@ cdef class HttpProtocol(Protocol):
         cdef SlowState* w = <SlowState*>self.slow_mem.data
         if w == NULL:
             return
+        if w.deadline_id != 0:
+            t.cancel(w.deadline_id - 1)
         if w.body_buf.data != NULL:
             t.forget(&w.body_buf)
         if w.head_copy.data != NULL:
@@ -276,7 +317,7 @@ cdef class HttpProtocol(Protocol):
             if self.partial:
                 self.partial = False
                 self.continued = False
-                t.set_deadline(0)
+                self._deadline(t, 0)
             self._slow_release(t)
         if p < end:
             return t.pushback(end - p)
@@ -391,7 +432,7 @@ cdef class HttpProtocol(Protocol):
                 return -1 if k < 0 else -2
         elif w.streamed and p > start:
             # a streamed body may take long: it must keep moving, not finish in time
-            t.set_deadline(self.cfg.request_timeout_ms)
+            self._deadline(t, self.cfg.request_timeout_ms)
         return p - start
 
     cdef int _body_append(self, Transport t, SlowState* w, const char* d, size_t k) noexcept nogil:
@@ -440,7 +481,7 @@ cdef class HttpProtocol(Protocol):
             self.phase = PH_HEAD
             if self.partial:             # the request is complete: its deadline is over
                 self.partial = False
-                t.set_deadline(0)
+                self._deadline(t, 0)
             self.continued = False
         if r.path.n == 1 and r.path.p[0] == b'*':      # OPTIONS *: about the server
             if self.cfg.root != NULL:
