@@ -187,6 +187,14 @@ def app_server(apps, docroot):
     s.stop()
 
 
+@pytest.fixture
+def own_app_server(apps, docroot):
+    """Like app_server, but a Server of the test's own (its stats() start from zero)."""
+    s = pxcy.Server(apps.Routes(docroot["root"], max_body=64 * 1024), "127.0.0.1", 0, workers=1).start()
+    yield s
+    s.stop()
+
+
 @pytest.fixture(scope="session")
 def hello_server():
     s = pxcy.Server(HelloWorld, "127.0.0.1", 0, workers=2).start()

@@ -82,7 +82,8 @@ def test_chunked_body_across_reads_in_order(app_server):
         assert c.read_response().body == b"GET"
 
 
-def test_streaming_upload_100mib_flat_memory(app_server):
+def test_streaming_upload_100mib_flat_memory(own_app_server):
+    app_server = own_app_server
     total = 100 << 20
     block = bytes(range(256)) * 4096                 # 1 MiB
     can_measure = vm_hwm_reset()
@@ -102,6 +103,8 @@ def test_streaming_upload_100mib_flat_memory(app_server):
         c.sock.sendall(b"0\r\n\r\n")
         r = c.read_response()
         assert r.body.split()[0] == str(8 << 20).encode()
+    st = app_server.stats()             # the heaps' high-water marks, whatever RSS says
+    assert st["transient_peak"] < 8 << 20 and st["input_peak"] < 8 << 20, st
     if can_measure:
         grown = vm_hwm_kib() - base
         print(f"peak RSS growth during the 100 MiB upload: {grown} KiB")
@@ -124,7 +127,8 @@ def read_exact_discard(c, n, sink=None):
     return got
 
 
-def test_streamed_response_1gib_chunked_flat_memory(app_server):
+def test_streamed_response_1gib_chunked_flat_memory(own_app_server):
+    app_server = own_app_server
     size = 1 << 30
     can_measure = vm_hwm_reset()
     base = vm_hwm_kib()
@@ -162,6 +166,8 @@ def test_streamed_response_1gib_chunked_flat_memory(app_server):
             del buf[:n + 2]
         assert seen == size
         assert c.request("GET", "/method").body == b"GET"     # keep-alive after the stream
+    st = app_server.stats()
+    assert st["transient_peak"] < 8 << 20, st
     if can_measure:
         grown = vm_hwm_kib() - base
         print(f"peak RSS growth during the 1 GiB response: {grown} KiB")
