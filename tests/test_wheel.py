@@ -118,9 +118,25 @@ def test_wheel_alone_runs_the_tutorial(wheel_venv, tmp_path):
     for cmd, cwd in (([py, "-m", "demo"], "/"), ([pxcy_bin, "run", "demo.handler:App"], web)):
         serve_and_check(cmd + ["--port", "0", "--workers", "1"], cwd, env)
 
+    # section 6: the tests again with pxcy's debug checks
+    r = run([os.path.join(v, "bin", "pytest"), "-q", "-p", "no:cacheprovider"], cwd=web,
+            env=dict(env, PXCY_DEBUG="1"))
+    assert " passed" in r.stdout and "failed" not in r.stdout, r.stdout
+    # section 7: a debug build, and gdb on the unit tests (batch mode: run, then quit)
+    run([pxcy_bin, "build", "--debug"], cwd=web, env=env)
+    real_py = run([py, "-c", "import sys; print(sys.executable)"], cwd=web, env=env).stdout.strip()
+    r = run(["gdb", "-batch", "-ex", "run", "--args", real_py, "-m", "pytest", "-x", "-q",
+             "-p", "no:cacheprovider", "tests"], cwd=web, env=env)
+    assert " passed" in r.stdout and "exited normally" in r.stdout, r.stdout[-2000:]
+    # section 8: a release build served with 2 workers, the three wrk lines (1 s, not 5)
+    run([pxcy_bin, "build"], cwd=web, env=env)
+    serve_and_check([py, "-m", "demo", "--port", "0", "--workers", "2"], web, env,
+                    wrk=["/", "/table/16"])      # /sum: tests/test_tutorial.py
 
-def serve_and_check(cmd, cwd, env):
-    """The tutorial's curl requests against a served http-template project; SIGTERM -> 0."""
+
+def serve_and_check(cmd, cwd, env, wrk=()):
+    """The tutorial's curl requests against a served http-template project (and its wrk
+    lines, briefly, for the paths in wrk: no errors, no non-2xx); SIGTERM -> 0."""
     p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:
@@ -132,6 +148,10 @@ def serve_and_check(cmd, cwd, env):
             assert resp.read() == b"Hello, World!\n"
         with urllib.request.urlopen(base + "/table/16", timeout=10) as resp:
             assert json.loads(resp.read()) == {"index": 16, "value": 4, "hits": 1}
+        for path in wrk:
+            r = run(["wrk", "-t1", "-c64", "-d1s", base + path], cwd=cwd, env=env, timeout=60)
+            assert "Socket errors" not in r.stdout and "Non-2xx" not in r.stdout, r.stdout
+            assert re.search(r"\d+ requests in", r.stdout), r.stdout
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0
     finally:
