@@ -5,7 +5,8 @@ the way its text tells a reader to: lines marked `# new` go in after the lines t
 follow (the others are context that must be in the template, in that order; `...`
 skips lines), the section-5 declaration, route and method go at the end of the class
 or of `prepare()`, `Slice` joins the cimport, the section-6 tests are appended to
-tests/test_handler.py. Then `pxcy build`, the project's `pytest` and
+tests/test_handler.py. Section 5's slip (a `print(n)` in the handler) must fail the
+build with the error lines shown; then `pxcy build`, the project's `pytest` and
 `PXCY_DEBUG=1 pytest` (section 6), and section 8 served with 2 workers under wrk
 (1 s per line instead of 5) -> no socket errors, no non-2xx, SIGTERM -> exit 0.
 So this fails when the tutorial and the template drift apart, or a block is broken.
@@ -188,8 +189,30 @@ def demo(tmp_path_factory):
     assert len(py_blocks) == 1 and "end of `tests/test_handler.py`" in py_blocks[0][0].replace("\n", " ")
     tests.write_text(tests.read_text().rstrip("\n") + "\n\n\n" + py_blocks[0][1] + "\n")
 
-    # "Rebuild with `pxcy build`"
-    assert "Rebuild with `pxcy build`" in tut[5][-1][0].replace("\n", " ")
+    # "Rebuild with `pxcy build`. If you slip ... say a `print(n)` just before `if n < 0:`
+    # in `sum_first`, the build stops at your line": that slip first, then the real build
+    slip_prose, _, slip_out = tut[5][-1]
+    slip_prose = slip_prose.replace("\n", " ")
+    assert "Rebuild with `pxcy build`" in slip_prose
+    m = re.search(r"say a `([^`]+)` just before `([^`]+)` in `(\w+)`", slip_prose)
+    assert m, slip_prose
+    slip, before, method_name = m.groups()
+    good = pyx.read_text()
+    assert method_name in method
+    lines = good.splitlines()
+    at = next(i for i, l in enumerate(lines) if re.match(rf"\s+cdef int {method_name}\(", l))
+    at = next(i for i in range(at, len(lines)) if lines[i].strip() == before)
+    lines.insert(at, lines[at][:len(lines[at]) - len(lines[at].lstrip())] + slip)
+    pyx.write_text("\n".join(lines) + "\n")
+    try:
+        r = pxcy("build", cwd=root, timeout=600)
+    finally:
+        pyx.write_text(good)
+    assert r.returncode != 0
+    got = (r.stdout + r.stderr).splitlines()
+    for want in slip_out.splitlines():
+        assert want == "..." or want in got, (want, r.stdout + r.stderr)
+    assert "Traceback" not in r.stdout + r.stderr
     r = pxcy("build", cwd=root, timeout=600)
     assert r.returncode == 0, f"pxcy build of the tutorial's code failed:\n{r.stdout}\n{r.stderr}"
     return root
