@@ -1,0 +1,59 @@
+"""Attacks on the connection lifecycle of issue 11 (review of the rewrite): misuse at
+the edges that tests/test_lifecycle.py does not cover. Real sockets; no timed
+assertions (socket timeouts only turn a hang into a failure; short sleeps only give
+a buggy worker the chance to misbehave)."""
+import os
+import socket
+import time
+
+import pytest
+
+import pxcy
+from pxcy.protocols.lines import Lines
+from netutil import recv_exactly, settled_stats
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.join(ROOT, "tests", "attack_support")
+HANG = float(os.environ.get("PXCY_TEST_HANG", "30"))
+
+
+@pytest.fixture(scope="module")
+def attack():
+    from buildutil import import_built
+    return import_built("attack", HERE, [os.path.join(ROOT, "pxcy", "runtime.pxd")])
+
+
+def connect(server):
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(HANG)
+    return s
+
+
+def recv_line(s):
+    buf = bytearray()
+    while not buf.endswith(b"\n"):
+        ch = s.recv(1)
+        if not ch:
+            break
+        buf += ch
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("proto", ["Lines", "PushAll"])
+def test_input_pushed_back_without_progress_is_not_redelivered_in_a_loop(serve, attack, proto):
+    """k == n with nothing queued (a partial line, a request head still arriving)
+    must wait for new bytes; it was redelivered every loop turn, spinning the worker
+    at 100% CPU for as long as a client sat on a partial message."""
+    cls = Lines if proto == "Lines" else attack.PushAll
+    server = serve(cls, workers=1)
+    s = connect(server)
+    s.sendall(b"partial, no newline")
+    st = settled_stats(server, lambda st: st["reads"] >= 1)
+    time.sleep(0.2)                     # a spinning worker redelivers ~10^5 times here
+    st = server.stats()
+    assert st["reads"] == 1
+    assert st["redeliveries"] == 0, st["redeliveries"]
+    if proto == "Lines":
+        s.sendall(b" - the rest\n")     # still answered once the line is complete
+        assert recv_line(s).endswith(b"partial, no newline - the rest\n")
+    s.close()
