@@ -57,3 +57,37 @@ def test_input_pushed_back_without_progress_is_not_redelivered_in_a_loop(serve, 
         s.sendall(b" - the rest\n")     # still answered once the line is complete
         assert recv_line(s).endswith(b"partial, no newline - the rest\n")
     s.close()
+
+
+def test_pushback_outside_data_received_is_refused(serve, attack):
+    """pushback() belongs to data_received; from a timer it used the length of the
+    last data_received on the worker (any connection's) and claimed success."""
+    server = serve(attack.Edges, workers=1)
+    s = connect(server)
+    s.sendall(b"p")
+    assert recv_line(s) == b"timer-pushback -1\n"
+    s.close()
+
+
+def test_cancel_of_the_running_timer_from_timer_fired_twice(serve, attack):
+    server = serve(attack.Edges, workers=1)
+    s = connect(server)
+    s.sendall(b"c")
+    assert recv_line(s) == b"cancel -1 -1\n"          # already fired: its id is stale
+    s.sendall(b"z")                                   # a 0 ms timer re-armed from timer_fired
+    assert [recv_line(s) for _ in range(3)] == [b"zero 1\n", b"zero 2\n", b"zero 3\n"]
+    s.close()
+
+
+def test_close_then_abort_in_one_callback_aborts(serve, attack):
+    server = serve(attack.Edges, workers=1)
+    s = connect(server)
+    s.sendall(b"k")
+    try:
+        data = s.recv(100)
+    except ConnectionResetError:
+        data = b""
+    assert data == b""                                # aborted: queued output dropped
+    st = settled_stats(server, lambda st: st["connections"] == 0)
+    assert st["connections"] == 0
+    s.close()

@@ -61,6 +61,7 @@ cdef int conn_deliver(Worker* w, Conn* c, const char* data, size_t n, bint in_bu
     ret = (<Protocol>conn_proto(c)).data_received(<Transport>bind(w, c), data, n)
     pxcy_stat_add(&w.stats.callbacks, 1)
     k = w.cb_pushback
+    w.cb_len = 0                        # pushback() outside data_received: refused
     if k == 0:
         if c.inb != NULL:
             input_release(w, c)
