@@ -91,3 +91,57 @@ def test_close_then_abort_in_one_callback_aborts(serve, attack):
     st = settled_stats(server, lambda st: st["connections"] == 0)
     assert st["connections"] == 0
     s.close()
+
+
+@pytest.mark.parametrize("big", [10, 10 << 20])
+def test_pipelined_request_then_half_close_is_answered(serve, big):
+    """`printf 'req1\\nreq2\\n' | nc -N`: the FIN arrives with (or behind) input the
+    protocol pushed back to answer after its current output. EOF used to close the
+    connection at once and drop that input: req2 was never answered."""
+    from buildutil import import_built
+    protos = import_built("protos", os.path.join(ROOT, "tests", "support"),
+                          [os.path.join(ROOT, "pxcy", "runtime.pxd")])
+    server = serve(protos.Stall, workers=1)
+    s = connect(server)
+    s.sendall(b"BIG %d\nhello\nworld\n" % big)
+    s.shutdown(socket.SHUT_WR)
+    buf = bytearray()
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        buf += d
+    assert len(buf) == big + len(b"ok hello\nok world\n")
+    assert bytes(buf[big:]) == b"ok hello\nok world\n"
+    s.close()
+    st = settled_stats(server, lambda st: st["connections"] == 0)
+    assert st["connections"] == 0 and st["eofs"] == 1
+
+
+def rst(s):
+    import struct
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+@pytest.mark.parametrize("half_close", [False, True])
+def test_reset_with_output_queued_and_redelivery_pending(serve, half_close):
+    """A client that pipelines behind a large response, (half-closes,) reads a little
+    and resets: the connection goes, every other client is still served."""
+    from buildutil import import_built
+    protos = import_built("protos", os.path.join(ROOT, "tests", "support"),
+                          [os.path.join(ROOT, "pxcy", "runtime.pxd")])
+    server = serve(protos.Stall, workers=1)
+    for i in range(20):
+        s = connect(server)
+        s.sendall(b"BIG %d\n" % (8 << 20) + b"line\n" * 100)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        recv_exactly(s, 1000 * (i + 1))
+        rst(s)
+    p = connect(server)
+    p.sendall(b"probe\n")
+    assert recv_line(p) == b"ok probe\n"
+    p.close()
+    st = settled_stats(server, lambda st: st["connections"] == 0)
+    assert st["connections"] == 0
