@@ -96,6 +96,7 @@ cdef int conn_write(Worker* w, Conn* c) noexcept nogil:
     and schedule redelivery of stalled input. 0: alive, -1: protocol gone."""
     cdef int rounds = 0
     cdef int r
+    cdef bint completed = False
     while True:
         r = conn_flush(w, c)
         if r < 0:
@@ -126,6 +127,7 @@ cdef int conn_write(Worker* w, Conn* c) noexcept nogil:
         if not c.sent:
             break
         c.sent = 0
+        completed = True
         r = (<Protocol>conn_proto(c)).send_complete(<Transport>bind(w, c))
         pxcy_stat_add(&w.stats.callbacks, 1)
         if r < 0 or c.abort_req:
@@ -143,8 +145,10 @@ cdef int conn_write(Worker* w, Conn* c) noexcept nogil:
             c.want |= W_FLUSH       # streaming sender: let the others run, resume soon
             ready_push(w, c)
             return 0
-    # drained, nothing more queued: input pushed back without progress may now parse
-    if c.stalled and c.in_len > c.in_off:
+    # drained after output (send_complete ran): input pushed back without progress
+    # may now parse. Not when nothing was queued: such input waits for new bytes
+    # (redelivering it every turn would spin the worker on a partial message).
+    if completed and c.stalled and c.in_len > c.in_off:
         c.want |= W_REDELIVER
         ready_push(w, c)
     return 0

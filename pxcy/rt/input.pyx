@@ -61,6 +61,7 @@ cdef int conn_deliver(Worker* w, Conn* c, const char* data, size_t n, bint in_bu
     ret = (<Protocol>conn_proto(c)).data_received(<Transport>bind(w, c), data, n)
     pxcy_stat_add(&w.stats.callbacks, 1)
     k = w.cb_pushback
+    w.cb_len = 0                        # pushback() outside data_received: refused
     if k == 0:
         if c.inb != NULL:
             input_release(w, c)
@@ -85,7 +86,23 @@ cdef int conn_deliver(Worker* w, Conn* c, const char* data, size_t n, bint in_bu
         if k < n and ret >= 0:
             c.want |= W_REDELIVER       # progress made: it may make more without new bytes
             ready_push(w, c)
-    return conn_after(w, c, ret)
+    ret = conn_after(w, c, ret)
+    if ret == 0 and c.eof_pending:
+        return conn_eof_check(w, c)
+    return ret
+
+
+cdef int conn_eof_check(Worker* w, Conn* c) noexcept nogil:
+    """The FIN was read behind pushed-back input (pipelined requests, then the
+    client half-closed): eof_received once that input is consumed or can make no
+    more progress (none left to redeliver, no output whose drain would re-deliver it)."""
+    if c.state != CS_OPEN:
+        c.eof_pending = 0
+        return 0
+    if c.in_len > c.in_off and ((c.want & W_REDELIVER) or (c.stalled and c.out_head != NULL)):
+        return 0
+    c.eof_pending = 0
+    return conn_eof(w, c)
 
 
 cdef int conn_redeliver(Worker* w, Conn* c) noexcept nogil:
@@ -119,7 +136,7 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
         c.turn = <uint32_t>w.turn
         c.reads_turn = 0
     while True:
-        if c.state != CS_OPEN and c.state != CS_WR_SHUT:
+        if (c.state != CS_OPEN and c.state != CS_WR_SHUT) or c.eof_pending:
             return 0
         if c.paused:
             c.want |= W_READ
@@ -161,6 +178,10 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
                 return 0            # drained: the next arrival raises a new edge
         elif r == 0:
             c.want &= ~(W_READ | W_HUP)
+            if c.state == CS_OPEN and c.in_len > c.in_off:
+                c.peer_eof = 1          # no more input; what is pending is still answered
+                c.eof_pending = 1
+                return conn_eof_check(w, c)
             return conn_eof(w, c)
         elif errno == EINTR:
             continue
