@@ -243,6 +243,8 @@ cdef int start_extras(Server self, Core* core) except -1:
             memcpy(core.hosts[i].name, <const char*>bname, len(bname))
             host_fill(&core.hosts[i], fam, sa)
             core.nhosts = i + 1
+    if self.on_defer is None and hasattr(self.prototype, "pxcy_defer_handler"):
+        self.on_defer = self.prototype.pxcy_defer_handler()     # HTTP Python routes
     if self.on_defer is not None:
         core.dq = dqueue_new()
     return 0
