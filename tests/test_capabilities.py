@@ -338,3 +338,18 @@ def test_bad_options(protos):
         pxcy.Server(protos.Relay, client=protos.WithObject)
     with pytest.raises(OSError):
         pxcy.Server(protos.Relay, client=protos.RelayClient, resolve=("no.such.host.invalid",)).start()
+
+
+# ------------------------------------------------- the tutorial's examples
+
+def test_ticker_example_ticks_then_closes(serve, protos):
+    server = serve(protos.Ticker, workers=1)
+    a, fa = client(server)
+    assert fa.read() == b"tick 1\ntick 2\ntick 3\n"
+    b, fb = client(server)
+    assert fb.readline() == b"tick 1\n"
+    b.sendall(b"x")
+    rest = fb.read()                 # a tick may fire before the byte arrives
+    assert rest in (b"stopped\n", b"tick 2\nstopped\n"), rest
+    st = wait_stats(server, lambda st: st["connections"] == 0)
+    assert st["timers_fired"] == 4 + rest.count(b"tick")

@@ -144,3 +144,32 @@ def test_route_py_checks():
     app.route_py("/x", lambda r: b"")
     with pytest.raises(ValueError):
         app.route_py("/x", lambda r: b"")
+
+
+def test_pxcy_run_serves_python_routes(apps):
+    """The tutorial's command: pxcy run apps:Mixed (a Cython route and a Python one)."""
+    import signal
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.Popen([sys.executable, "-m", "pxcy", "run", "apps:Mixed", "--port", "0",
+                          "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    try:
+        line = p.stdout.readline()
+        assert "serving" in line, (line, p.stderr.read() if p.poll() is not None else "")
+        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+
+        class S:
+            pass
+        s = S()
+        s.port = port
+        assert get(s, "/fast")[::2] == (200, b"fast")
+        st, h, body = get(s, "/report?who=you", "POST", body=b"three little words")
+        assert st == 200 and json.loads(body) == {"path": "/report", "who": "you", "words": 3}
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=HANG)
+    assert p.returncode == 0, err

@@ -489,3 +489,29 @@ cdef class RelayClient(Protocol):
     cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
         t.send_to(t.origin(), data, n)
         return 0
+
+
+cdef class Ticker(Protocol):
+    """docs/tutorial.md section 10: three ticks 50 ms apart, or stop on input."""
+    cdef int ticks
+    cdef int64_t timer
+
+    cdef int connection_made(self, Transport t) noexcept nogil:
+        self.timer = t.call_later(50, 1)
+        return 0
+
+    cdef int timer_fired(self, Transport t, uint64_t token) noexcept nogil:
+        cdef char buf[32]
+        self.ticks += 1
+        t.send(buf, snprintf(buf, sizeof(buf), "tick %d\n", self.ticks))
+        if self.ticks == 3:
+            t.close()
+        else:
+            self.timer = t.call_later(50, 1)
+        return 0
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        t.cancel(self.timer)             # a byte from the client stops the ticks
+        t.send(b"stopped\n", 8)
+        t.close()
+        return 0
