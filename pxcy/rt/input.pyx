@@ -114,6 +114,9 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
     if c.turn != <uint32_t>w.turn:
         c.turn = <uint32_t>w.turn
         c.reads_turn = 0
+    if hup:
+        c.rdhup = 1                 # kept until EOF is read: a read deferred by a pause
+                                    # or the budget must still read on to the FIN
     while True:
         if c.state != CS_OPEN and c.state != CS_WR_SHUT:
             return 0
@@ -153,15 +156,17 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
                     return -1
             elif conn_deliver(w, c, w.rbuf, <size_t>r, False) < 0:
                 return -1
-            if <size_t>r < want and not hup:
+            if <size_t>r < want and not c.rdhup:
                 return 0            # drained: the next arrival raises a new edge
         elif r == 0:
             c.want &= ~W_READ
+            c.rdhup = 0
             return conn_eof(w, c)
         elif errno == EINTR:
             continue
         elif errno == EAGAIN:
             c.want &= ~W_READ
+            c.rdhup = 0
             return 0
         else:
             c.err = errno

@@ -102,6 +102,7 @@ cdef struct Conn:
     uint8_t in_ready            # on the worker's ready list
     uint8_t stalled             # last pushback made no progress (k == n)
     uint8_t abort_req           # Transport.abort() during a callback
+    uint8_t rdhup               # an event reported a hang-up: read on to EOF (rt/input.pyx)
     uint16_t err                # errno of the last failed operation (Transport.error)
     uint16_t reads_turn         # reads this loop turn (fairness)
     uint32_t turn               # loop turn (low bits of Worker.turn) reads_turn counts for
