@@ -29,11 +29,10 @@ if [ ! -x "$py" ]; then
            -o Dir::State::Lists="$cache/lists")
   ( cd "$cache"
     apt-get "${aptopts[@]}" update -qq
-    [ -n "$(ls -d python3.13-3.13*/ 2>/dev/null)" ] || apt-get "${aptopts[@]}" source --download-only python3.13
-    d=$(ls -d python3.13-3.13*/ 2>/dev/null | head -1)
+    ls python3.13_*.orig.tar.xz >/dev/null 2>&1 || apt-get "${aptopts[@]}" source --download-only python3.13
+    d=$(ls -d Python-3.13*/ 2>/dev/null | head -1 || true)
     if [ -z "$d" ]; then
-      tar=$(ls python3.13_*.orig.tar.* | head -1)
-      tar xf "$tar"
+      tar xf "$(ls python3.13_*.orig.tar.xz | head -1)"
       d=$(ls -d Python-3.13*/ | head -1)
     fi
     cd "$d"

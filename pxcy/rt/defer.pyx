@@ -182,9 +182,13 @@ def _pool_thread(Server server, fn):
             status = -1
         n = PyBytes_GET_SIZE(out)
         r = djob_new(<size_t>n)
-        if r == NULL:
-            free(j)
-            continue
+        if r == NULL:                   # out of memory: the connection still hears back
+            n = 0
+            status = -1
+            r = djob_new(0)
+            if r == NULL:
+                free(j)
+                continue
         r.w = j.w
         r.handle = j.handle
         r.token = j.token

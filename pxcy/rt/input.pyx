@@ -116,7 +116,8 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
         c.reads_turn = 0
     if hup:
         c.rdhup = 1                 # kept until EOF is read: a read deferred by a pause
-                                    # or the budget must still read on to the FIN
+    elif c.rdhup:                   # or the budget must still read on to the FIN
+        hup = True
     while True:
         if c.state != CS_OPEN and c.state != CS_WR_SHUT:
             return 0
@@ -156,7 +157,7 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
                     return -1
             elif conn_deliver(w, c, w.rbuf, <size_t>r, False) < 0:
                 return -1
-            if <size_t>r < want and not c.rdhup:
+            if <size_t>r < want and not hup:
                 return 0            # drained: the next arrival raises a new edge
         elif r == 0:
             c.want &= ~W_READ
