@@ -39,7 +39,7 @@ if [ ! -x "$py" ]; then
     ./configure -q --disable-gil --prefix="$prefix" --without-ensurepip
     nice make -s -j"$jobs"
     make -s install )
-  "$py" -m ensurepip -q
+  "$py" -m ensurepip
   "$py" -m pip install -q cython pytest numpy setuptools
 fi
 "$py" -c 'import sys; assert not sys._is_gil_enabled(), "GIL enabled"; print(sys.version)'
