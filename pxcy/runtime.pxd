@@ -54,6 +54,15 @@ cdef class Transport:
     # -- timers (belong to the connection: never fire after connection_lost)
     cdef int64_t call_later(self, uint32_t ms, uint64_t token) noexcept nogil
     cdef int cancel(self, int64_t timer_id) noexcept nogil
+    # -- other connections of this worker, outbound connections, Python (docs/runtime.md)
+    cdef uint64_t handle(self) noexcept nogil
+    cdef int send_to(self, uint64_t handle, const void* data, size_t n) noexcept nogil
+    cdef int close_handle(self, uint64_t handle) noexcept nogil
+    cdef int write_eof_to(self, uint64_t handle) noexcept nogil
+    cdef int connect(self, const char* host, int port, uint64_t token) noexcept nogil
+    cdef uint64_t origin(self) noexcept nogil
+    cdef uint64_t token(self) noexcept nogil
+    cdef int defer(self, uint64_t token, const void* data, size_t n) noexcept nogil
     # per-worker memory that outlives callbacks (zeroed when first made or grown;
     # keeps its contents otherwise): a protocol's per-thread parser state, caches
     cdef void* scratch(self, size_t n) noexcept nogil
@@ -67,3 +76,6 @@ cdef class Protocol:
     cdef void connection_lost(self, Transport t) noexcept nogil
     cdef int eof_received(self, Transport t) noexcept nogil
     cdef int timer_fired(self, Transport t, uint64_t token) noexcept nogil
+    cdef int connect_done(self, Transport t, uint64_t token, uint64_t handle) noexcept nogil
+    cdef int result_received(self, Transport t, uint64_t token, const char* data, size_t n,
+                             int status) noexcept nogil

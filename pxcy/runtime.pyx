@@ -21,6 +21,9 @@ calls between them direct C calls:
     rt/output.pyx      the output queue, writing, heap segments
     rt/input.pyx       reads, the input buffer, pushback and redelivery
     rt/connection.pyx  the connection state machine and its one close path
+    rt/handles.pyx     connection handles, send_to (same worker)
+    rt/connect.pyx     outbound connections (Transport.connect)
+    rt/defer.pyx       Transport.defer: the Python thread pool and its results
     rt/timers.pyx      the per-worker timer heap (user timers and timeouts)
     rt/worker.pyx      the worker loop and accept
     rt/prototype.pyx   the prototype's layout check and snapshot
@@ -30,10 +33,11 @@ calls between them direct C calls:
 cimport cython
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from libc.errno cimport (errno, EAGAIN, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED,
-                         EPROTO, EPERM, EPIPE, EINVAL, EIO, ENOENT, ETIMEDOUT, EOVERFLOW)
+                         EPROTO, EPERM, EPIPE, EINVAL, EIO, ENOENT, ETIMEDOUT, EOVERFLOW,
+                         EINPROGRESS, ECONNREFUSED, EXDEV, ENOPROTOOPT, EOPNOTSUPP, ESHUTDOWN)
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport malloc, free, calloc, realloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memset, strcmp
 from posix.unistd cimport close as c_close, read as c_read, write as c_write, pread
 from posix.fcntl cimport open as c_open, O_RDONLY, O_CLOEXEC
 
@@ -48,8 +52,11 @@ include "rt/transport.pyx"
 include "rt/output.pyx"
 include "rt/input.pyx"
 include "rt/connection.pyx"
+include "rt/handles.pyx"
+include "rt/connect.pyx"
 include "rt/timers.pyx"
 include "rt/worker.pyx"
 include "rt/prototype.pyx"
 include "rt/server.pyx"
+include "rt/defer.pyx"
 include "rt/harness.pyx"

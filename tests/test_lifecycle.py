@@ -621,3 +621,20 @@ def test_pause_resume_delivers_input_received_while_paused(serve, protos):
     assert f.readline() == b"resumed\n"
     assert f.readline() == b"abc\n"
     assert f.readline() == b"xyz\n"
+
+
+def test_eof_arriving_while_paused_is_seen_after_resume(serve, protos):
+    """The FIN comes (with data) while reading is paused: the hang-up event is used up
+    then, so after resume_reading the runtime must still read on to EOF."""
+    server = serve(protos.Timers, workers=1)
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(HANG)
+    f = s.makefile("rb")
+    s.sendall(b"P 200\nabc\n")
+    assert f.readline() == b"paused\n"
+    s.sendall(b"xyz\n")
+    s.shutdown(socket.SHUT_WR)                  # while paused
+    assert f.readline() == b"resumed\n"
+    assert f.readline() == b"abc\n"
+    assert f.readline() == b"xyz\n"
+    assert f.readline() == b""                  # EOF seen: closed after the output

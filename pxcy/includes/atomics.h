@@ -11,4 +11,8 @@
 #define pxcy_load_size(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 /* a per-worker high-water mark (written by its worker only) */
 #define pxcy_stat_max(p, v) do { if ((v) > *(p)) __atomic_store_n((p), (v), __ATOMIC_RELAXED); } while (0)
+/* the lock-free stack of defer results a worker drains (rt/defer.pyx) */
+#define pxcy_xchg_ptr(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define pxcy_cas_ptr(p, e, v) __atomic_compare_exchange_n((p), (e), (v), 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
+#define pxcy_load_ptr(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #endif

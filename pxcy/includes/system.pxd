@@ -115,3 +115,34 @@ cdef extern from "<time.h>" nogil:
 
 cdef extern from "<stdio.h>" nogil:
     int snprintf(char* buf, size_t n, const char* fmt, ...)
+
+# outbound connections (rt/connect.pyx) and the Python thread pool's queue (rt/defer.pyx)
+cdef extern from "<sys/socket.h>" nogil:
+    enum: SOCK_STREAM, SOL_SOCKET, SO_ERROR
+    int socket(int domain, int type, int protocol)
+    int connect(int fd, const sockaddr* addr, socklen_t len)
+    int getsockopt(int fd, int level, int optname, void* optval, socklen_t* optlen)
+
+cdef extern from "<arpa/inet.h>" nogil:
+    int inet_pton(int af, const char* src, void* dst)
+    unsigned short htons(unsigned short)
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    ctypedef struct pthread_cond_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t* m, const void* attr)
+    int pthread_mutex_destroy(pthread_mutex_t* m)
+    int pthread_mutex_lock(pthread_mutex_t* m)
+    int pthread_mutex_unlock(pthread_mutex_t* m)
+    int pthread_cond_init(pthread_cond_t* c, const void* attr)
+    int pthread_cond_destroy(pthread_cond_t* c)
+    int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m)
+    int pthread_cond_broadcast(pthread_cond_t* c)
+    int pthread_cond_signal(pthread_cond_t* c)
+
+cdef extern from "pxcy/includes/atomics.h" nogil:
+    void* pxcy_xchg_ptr(void** p, void* v)
+    bint pxcy_cas_ptr(void** p, void** expected, void* v)
+    void* pxcy_load_ptr(void** p)

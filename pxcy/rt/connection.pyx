@@ -209,6 +209,8 @@ cdef void conn_lost(Worker* w, Conn* c) noexcept nogil:
         c.made = 0
         (<Protocol>conn_proto(c)).connection_lost(<Transport>bind(w, c))
         pxcy_stat_add(&w.stats.callbacks, 1)
+    if c.hslot:
+        conn_handle_release(w, c)   # its handle is refused from now on
     timer_user_clear(w, c)
     queue_release(c)
     pxcy_heap_reset(&c.th)
@@ -316,6 +318,10 @@ cdef void conn_on_timer(Worker* w, Conn* c) noexcept nogil:
 cdef void conn_run(Worker* w, Conn* c) noexcept nogil:
     """A connection taken from the ready list."""
     cdef uint8_t want = c.want
+    if c.connecting:
+        if c.connecting == 2:
+            conn_connected(w, c, c.err)     # connect() failed at once
+        return
     if c.state == CS_LOST:
         if want & W_READ:
             conn_discard(w, c)
@@ -336,6 +342,9 @@ cdef void conn_run(Worker* w, Conn* c) noexcept nogil:
 
 cdef void conn_event(Worker* w, Conn* c, uint32_t ev) noexcept nogil:
     """An epoll event for c."""
+    if c.connecting:
+        conn_connect_event(w, c, ev)
+        return
     if c.state == CS_LOST:
         conn_discard(w, c)
         return

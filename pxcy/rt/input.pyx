@@ -135,6 +135,10 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
     if c.turn != <uint32_t>w.turn:
         c.turn = <uint32_t>w.turn
         c.reads_turn = 0
+    if hup:
+        c.rdhup = 1                 # kept until EOF is read: a read deferred by a pause
+    elif c.rdhup:                   # or the budget must still read on to the FIN
+        hup = True
     while True:
         if (c.state != CS_OPEN and c.state != CS_WR_SHUT) or c.eof_pending:
             return 0
@@ -178,6 +182,7 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
                 return 0            # drained: the next arrival raises a new edge
         elif r == 0:
             c.want &= ~(W_READ | W_HUP)
+            c.rdhup = 0
             if c.state == CS_OPEN and c.in_len > c.in_off:
                 c.peer_eof = 1          # no more input; what is pending is still answered
                 c.eof_pending = 1
@@ -187,6 +192,7 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
             continue
         elif errno == EAGAIN:
             c.want &= ~W_READ
+            c.rdhup = 0
             return 0
         else:
             c.err = errno

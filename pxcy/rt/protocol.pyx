@@ -20,6 +20,11 @@ cdef class Protocol:
                                   queued output is written (default), 1 to keep the
                                   connection open for writing (close with t.close())
       timer_fired(t, token)       a timer set with t.call_later(ms, token) is due
+      connect_done(t, token, h)   t.connect(host, port, token) finished: h is the new
+                                  connection's handle, or 0 on failure (t.error())
+      result_received(t, token, data, n, status)
+                                  a t.defer(token, ...) came back: status 0 with the
+                                  callable's bytes, -1 (no data) if it raised
       connection_lost(t)          exactly once, last; output queued here is refused
 
     `prepare()` is called once with the GIL on the prototype before serving; put
@@ -42,6 +47,13 @@ cdef class Protocol:
         return 0
 
     cdef int timer_fired(self, Transport t, uint64_t token) noexcept nogil:
+        return 0
+
+    cdef int connect_done(self, Transport t, uint64_t token, uint64_t handle) noexcept nogil:
+        return 0
+
+    cdef int result_received(self, Transport t, uint64_t token, const char* data, size_t n,
+                             int status) noexcept nogil:
         return 0
 
     def prepare(self):

@@ -16,7 +16,8 @@ cdef dict DEFAULTS = dict(
 STAT_KEYS = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callbacks",
              "reads", "writes", "requests", "errors", "accept_pauses", "turns",
              "budget_yields", "redeliveries", "eofs", "idle_timeouts", "deadline_timeouts",
-             "write_timeouts", "timers_fired", "refused_sends")
+             "write_timeouts", "timers_fired", "refused_sends", "connects", "connect_errors",
+             "defers", "defer_dropped")
 MAX_KEYS = ("max_reads_per_turn", "transient_peak", "input_peak")
 
 
@@ -80,6 +81,10 @@ cdef void core_free(Core* core) noexcept nogil:
     if core.lfd >= 0:
         c_close(core.lfd)
     free(core.prototype)
+    free(core.client_proto)
+    free(core.hosts)
+    if core.dq != NULL:
+        dqueue_free(core.dq)
     free(core.active)
     free(core)
 
@@ -120,8 +125,14 @@ cdef class Server:
     cdef readonly dict options
     cdef int _state          # 0 new, 1 serving, 2 stopped
     cdef object _lock
+    cdef readonly object client         # prototype of outbound connections (or None)
+    cdef readonly object on_defer
+    cdef readonly int python_threads
+    cdef readonly tuple resolve
+    cdef list _pool
 
-    def __init__(self, protocol, host="127.0.0.1", port=0, workers=None, **options):
+    def __init__(self, protocol, host="127.0.0.1", port=0, workers=None, *, client=None,
+                 on_defer=None, python_threads=1, resolve=(), **options):
         unknown = set(options) - set(DEFAULTS)
         if unknown:
             raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -135,6 +146,7 @@ cdef class Server:
         core_free(core_new(self.options))          # check the options now
         self._transports = []
         self._lock = _threading.Lock()
+        init_extras(self, client, on_defer, python_threads, resolve)
 
     def __dealloc__(self):
         if self.core != NULL:
@@ -178,6 +190,7 @@ cdef class Server:
             core.prototype = snapshot_prototype(self.prototype)
             core.proto_size = Py_TYPE(self.prototype).tp_basicsize
             core.conn_size = round16(sizeof(Conn)) + round16(core.proto_size)
+            start_extras(self, core)        # client prototype, resolved names, defer queue
             core.workers = <Worker**>calloc(self.workers, sizeof(Worker*))
             if core.workers == NULL:
                 raise MemoryError()
@@ -227,6 +240,8 @@ cdef class Server:
                 started += 1
             pthread_sigmask(SIG_SETMASK, &old, NULL)
         self._state = 1
+        if started == core.nworkers:
+            start_pool(self)
         if started < core.nworkers:
             self._stop_locked()
             raise OSError(rc, f"could not start worker threads: {_os.strerror(rc)}")
@@ -249,6 +264,7 @@ cdef class Server:
         self._state = 2
         if core == NULL:
             return
+        stop_pool(self)                 # its threads post to the workers: stop it first
         pxcy_store_int(&core.stopping, 1)
         with nogil:
             for i in range(core.nworkers):
@@ -330,7 +346,8 @@ cdef class Server:
 _STAT_ORDER = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callbacks", "reads",
                "writes", "requests", "errors", "accept_pauses", "turns", "budget_yields",
                "max_reads_per_turn", "redeliveries", "eofs", "idle_timeouts", "deadline_timeouts",
-               "write_timeouts", "timers_fired", "input_peak", "refused_sends")
+               "write_timeouts", "timers_fired", "input_peak", "refused_sends", "connects",
+               "connect_errors", "defers", "defer_dropped")
 _STAT_INDEX = {k: i for i, k in enumerate(_STAT_ORDER)}
 assert len(_STAT_ORDER) * 8 == sizeof(Stats)
 

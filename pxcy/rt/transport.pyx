@@ -272,6 +272,89 @@ cdef class Transport:
     cdef int cancel(self, int64_t timer_id) noexcept nogil:
         return timer_user_cancel(<Worker*>self._worker, <Conn*>self._conn, timer_id)
 
+    # -- handles, outbound connections, defer (rt/handles.pyx, connect.pyx, defer.pyx)
+
+    cdef uint64_t handle(self) noexcept nogil:
+        """This connection's handle: stable while it lives, refused once it left."""
+        return conn_handle(<Worker*>self._worker, <Conn*>self._conn)
+
+    cdef int send_to(self, uint64_t handle, const void* data, size_t n) noexcept nogil:
+        """Queue a copy of n bytes on the connection `handle` of this worker; -1 if it
+        is gone (error ENOENT), lives on another worker (EXDEV) or cannot take output."""
+        cdef Worker* w = <Worker*>self._worker
+        cdef Conn* me = <Conn*>self._conn
+        cdef Conn* c = handle_lookup(w, handle)
+        if c == NULL:
+            me.err = EXDEV if (handle >> 48) != <uint64_t>w.id + 1 and handle != 0 else ENOENT
+            return -1
+        if c == me:
+            return self.send(data, n)
+        return conn_send_other(w, me, c, data, n)
+
+    cdef int close_handle(self, uint64_t handle) noexcept nogil:
+        """close() the connection `handle` of this worker (after its queued output)."""
+        cdef Worker* w = <Worker*>self._worker
+        cdef Conn* c = handle_lookup(w, handle)
+        if c == NULL:
+            (<Conn*>self._conn).err = ENOENT
+            return -1
+        if c.connecting:
+            (<Conn*>self._conn).err = EINVAL
+            return -1
+        if c.state < CS_CLOSING:
+            c.state = CS_CLOSING
+        if c != <Conn*>self._conn:
+            c.want |= W_FLUSH           # drained and closed from the ready list
+            ready_push(w, c)
+        return 0
+
+    cdef int write_eof_to(self, uint64_t handle) noexcept nogil:
+        """write_eof() on the connection `handle` of this worker (a proxy relaying a
+        half-close); -1 if it is gone or its writing is already shut."""
+        cdef Worker* w = <Worker*>self._worker
+        cdef Conn* c = handle_lookup(w, handle)
+        if c == NULL or c.connecting:
+            (<Conn*>self._conn).err = ENOENT if c == NULL else EINVAL
+            return -1
+        if c == <Conn*>self._conn:
+            return self.write_eof()
+        if c.state == CS_OPEN and c.after_drain == D_NONE:
+            c.after_drain = D_SHUT_WR
+        elif c.state == CS_RD_EOF:
+            c.state = CS_CLOSING
+        else:
+            (<Conn*>self._conn).err = EPIPE
+            return -1
+        c.want |= W_FLUSH
+        ready_push(w, c)
+        return 0
+
+    cdef int connect(self, const char* host, int port, uint64_t token) noexcept nogil:
+        """Open a TCP connection to host:port (numeric, or named in Server(resolve=));
+        connect_done(t, token, handle) follows. -1 when it cannot start."""
+        cdef Conn* c = <Conn*>self._conn
+        if c.state >= CS_CLOSING or c.fd < 0:
+            c.err = EPIPE if c.fd >= 0 else EOPNOTSUPP
+            return -1
+        return conn_connect(<Worker*>self._worker, c, host, port, token)
+
+    cdef uint64_t origin(self) noexcept nogil:
+        """Outbound connection: the handle of the connection that asked (else 0)."""
+        return (<Conn*>self._conn).origin
+
+    cdef uint64_t token(self) noexcept nogil:
+        """Outbound connection: the token given to connect (else 0)."""
+        return (<Conn*>self._conn).token
+
+    cdef int defer(self, uint64_t token, const void* data, size_t n) noexcept nogil:
+        """Run Server(on_defer=fn) on a copy of the bytes in a Python thread;
+        result_received(t, token, ...) follows on this worker (dropped if we left)."""
+        cdef Conn* c = <Conn*>self._conn
+        if c.state >= CS_CLOSING or c.fd < 0:
+            c.err = EPIPE if c.fd >= 0 else EOPNOTSUPP
+            return -1
+        return conn_defer(<Worker*>self._worker, c, token, data, n)
+
     cdef void* scratch(self, size_t n) noexcept nogil:
         cdef Worker* w = <Worker*>self._worker
         cdef void* p

@@ -69,6 +69,10 @@ cdef struct Stats:
     uint64_t timers_fired
     uint64_t input_peak         # largest input buffer of any connection (bytes)
     uint64_t refused_sends      # output refused (queued after close / from connection_lost)
+    uint64_t connects           # outbound connections started (Transport.connect)
+    uint64_t connect_errors     # ... that failed
+    uint64_t defers             # Transport.defer requests
+    uint64_t defer_dropped      # defer results whose connection had left
 
 
 cdef struct Config:
@@ -100,6 +104,7 @@ cdef struct Conn:
     uint8_t stalled             # last pushback made no progress (k == n)
     uint8_t abort_req           # Transport.abort() during a callback
     uint8_t eof_pending         # FIN read behind pushed-back input: eof_received waits for it
+    uint8_t rdhup               # an event reported a hang-up: read on to EOF (rt/input.pyx)
     uint16_t err                # errno of the last failed operation (Transport.error)
     uint16_t reads_turn         # reads this loop turn (fairness)
     uint32_t turn               # loop turn (low bits of Worker.turn) reads_turn counts for
@@ -121,6 +126,11 @@ cdef struct Conn:
     uint32_t idle_ms            # 0: none
     int32_t t_conn              # slot of the T_CONN timer (-1: none)
     int32_t t_user              # first user timer slot (list through Timer.cnext; -1: none)
+    # handles, outbound connections (rt/handles.pyx, rt/connect.pyx): 0 unless used
+    uint32_t hslot              # handle slot + 1 (0: no handle given out yet)
+    uint8_t connecting          # outbound: 1 connect in progress, 2 failed at once (c.err)
+    uint64_t origin             # outbound: handle of the connection that asked
+    uint64_t token              # outbound: the token it gave
 
 
 cdef struct Timer:
@@ -136,6 +146,38 @@ cdef struct Timer:
 
 
 
+cdef struct HSlot:
+    Conn* c                     # NULL: free
+    uint32_t gen                # bumped when freed: stale handles are refused
+    int32_t next_free
+
+
+# a defer() request (to the Python thread pool) and its result (to the worker)
+cdef struct DJob:
+    DJob* next
+    Worker* w
+    uint64_t handle
+    uint64_t token
+    int status
+    size_t n
+    char data[1]
+
+
+cdef struct DQueue:             # the Python thread pool's job queue
+    pthread_mutex_t lock
+    pthread_cond_t cond
+    DJob* head
+    DJob* tail
+    int stopping
+    int ready                   # lock/cond initialised
+
+
+cdef struct HostEnt:            # a name resolved before serving, for connect()
+    char name[256]
+    sockaddr_storage addr
+    socklen_t len
+
+
 cdef struct Core:
     int lfd
     int nworkers                # workers initialised (worker_free is safe on each)
@@ -146,6 +188,11 @@ cdef struct Core:
     Config cfg
     int stopping                # written once by stop(), read by workers every turn
     int* active                 # open connections, all workers (atomic; own cache line)
+    char* client_proto          # Server(client=...): the outbound connections' prototype
+    size_t client_size
+    HostEnt* hosts              # Server(resolve=...): names connect() may use
+    int nhosts
+    DQueue* dq                  # Server(on_defer=...): the Python thread pool's queue
 
 
 cdef struct Worker:
@@ -185,6 +232,10 @@ cdef struct Worker:
     int32_t tfree
     uint64_t tseq
     int32_t t_accept
+    HSlot* hslots               # handles (rt/handles.pyx), grown by doubling
+    uint32_t hcap
+    int32_t hfree
+    DJob* done                  # defer results pushed by Python threads (lock-free stack)
     void* scratch               # Transport.scratch: per-worker memory for protocols
     size_t scratch_cap
     char* capture               # pxcy.testing: output collected instead of written

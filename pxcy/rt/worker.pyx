@@ -142,6 +142,8 @@ cdef void* worker_main(void* arg) noexcept nogil:
                 worker_accept(w)
             elif p == WAKER:
                 c_read(w.evfd, &junk, sizeof(junk))
+                if pxcy_load_ptr(<void**>&w.done) != NULL:
+                    worker_run_results(w)      # defer results from the Python threads
             else:
                 conn_event(w, <Conn*>p, ev)
         if w.tlen and w.tslots[w.theap[0]].when <= w.now:
@@ -166,6 +168,7 @@ cdef int worker_init(Worker* w, Core* core, int wid, object transport) except -1
     w.evfd = -1
     w.tfree = -1
     w.t_accept = -1
+    w.hfree = -1
     w.cfg = core.cfg
     pxcy_pool_init(&w.tpool, core.cfg.block_size, core.cfg.pool_blocks)
     pxcy_pool_init(&w.ppool, 4096 - 64, core.cfg.pool_blocks * 4)
@@ -191,6 +194,10 @@ cdef void worker_free(Worker* w) noexcept nogil:
     w.nfree_conns = 0
     pxcy_pool_clear(&w.tpool)
     pxcy_pool_clear(&w.ppool)
+    worker_drop_results(w)
+    free(w.hslots)
+    w.hslots = NULL
+    w.hcap = 0
     free(w.rbuf)
     free(w.capture)
     free(w.scratch)

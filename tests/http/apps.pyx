@@ -227,3 +227,21 @@ cdef class Routes(HttpProtocol):
         res.send(103, NULL, NULL, 0)
         return res.send(200, b"text/plain", b"after hints", 11)
 
+
+
+# ---- the tutorial's "fast path in Cython, the rest in Python" (docs/tutorial.md)
+
+def report(req):
+    """A plain Python function: runs on the server's Python threads."""
+    import json
+    return {"path": req.path, "who": req.query_param("who") or "world",
+            "words": len(req.body.split())}
+
+
+cdef class Mixed(HttpProtocol):
+    def prepare(self):
+        self.route(b"/fast", <Handler>Mixed.fast)              # nogil, on the worker
+        self.route_py("/report", report, methods=("GET", "POST"))   # Python, on the pool
+
+    cdef int fast(self, Request req, Response res) noexcept nogil:
+        return res.send(200, b"text/plain", b"fast", 4)

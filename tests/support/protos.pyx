@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Handlers used by the runtime tests (built once per test session by conftest)."""
 from libc.stdint cimport uint64_t, int64_t
-from libc.stdlib cimport strtoll
+from libc.stdlib cimport strtoll, strtoull, strtol
 from libc.string cimport memchr, memcmp, memcpy, memset
 from libc.stdio cimport snprintf
 from pxcy.runtime cimport Protocol, Transport, pxcy_bytes
@@ -401,3 +401,117 @@ cdef class WithWeakref(Protocol):
 @cython.no_gc
 cdef class WithNoGcObject(Protocol):
     cdef object o
+
+
+# ------------------------------------------------------------ capabilities
+# (tests/test_capabilities.py: handles, send_to, connect, defer)
+
+cdef class Relay(Protocol):
+    """Lines: 'H' -> 'h HANDLE'; 'S HANDLE TEXT' -> send_to(HANDLE, 'TEXT\\n'), answers
+    's RC ERR'; 'D TOKEN TEXT' -> defer(TOKEN, TEXT), answers 'd RC ERR', and later
+    'r TOKEN STATUS DATA'; 'C HOST PORT TOKEN' -> connect, answers 'c RC ERR', later
+    'done TOKEN UP ERR' (UP: handle != 0); 'W HANDLE' -> write_eof_to; 'X HANDLE' ->
+    close_handle, answers 'x RC'. Bytes from an outbound connection ('RelayClient')
+    arrive as they are."""
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef const char* p = data
+        cdef const char* end = data + n
+        cdef const char* line
+        cdef size_t k
+        cdef char buf[128]
+        cdef char host[64]
+        cdef char* sp
+        cdef char* sp2
+        cdef unsigned long long h, tok
+        cdef long port
+        cdef int rc
+        while True:
+            line = next_line(t, &p, end, &k)
+            if line == NULL:
+                return t.pushback(end - p)
+            if k == 1 and line[0] == b'H':
+                t.send(buf, snprintf(buf, sizeof(buf), "h %llu\n", <unsigned long long>t.handle()))
+            elif k >= 2 and line[1] == b' ' and (line[0] == b'S' or line[0] == b'D'):
+                h = strtoull(line + 2, &sp, 10)
+                if sp < line + k:
+                    sp += 1
+                if line[0] == b'S':
+                    memcpy(buf, sp, line + k - sp)
+                    buf[line + k - sp] = b'\n'
+                    rc = t.send_to(h, buf, line + k - sp + 1)
+                    t.send(buf, snprintf(buf, sizeof(buf), "s %d %d\n", rc, t.error() if rc else 0))
+                else:
+                    rc = t.defer(h, sp, line + k - sp)
+                    t.send(buf, snprintf(buf, sizeof(buf), "d %d %d\n", rc, t.error() if rc else 0))
+            elif k >= 2 and line[1] == b' ' and (line[0] == b'W' or line[0] == b'X'):
+                h = strtoull(line + 2, NULL, 10)
+                if line[0] == b'W':
+                    rc = t.write_eof_to(h)
+                else:
+                    rc = t.close_handle(h)
+                t.send(buf, snprintf(buf, sizeof(buf), "%c %d\n", line[0] + 32, rc))
+            elif k >= 2 and line[0] == b'C' and line[1] == b' ' and k < 60:
+                memcpy(host, line + 2, k - 2)
+                host[k - 2] = 0
+                sp = <char*>memchr(host, b' ', k - 2)
+                if sp == NULL:
+                    continue
+                sp[0] = 0
+                port = strtol(sp + 1, &sp2, 10)
+                tok = strtoull(sp2, NULL, 10)
+                rc = t.connect(host, <int>port, tok)
+                t.send(buf, snprintf(buf, sizeof(buf), "c %d %d\n", rc, t.error() if rc else 0))
+            else:
+                t.send(line, k + 1)
+
+    cdef int connect_done(self, Transport t, uint64_t token, uint64_t handle) noexcept nogil:
+        cdef char buf[96]
+        return t.send(buf, snprintf(buf, sizeof(buf), "done %llu %d %d %llu\n",
+                                    <unsigned long long>token, handle != 0,
+                                    t.error() if handle == 0 else 0, <unsigned long long>handle))
+
+    cdef int result_received(self, Transport t, uint64_t token, const char* data, size_t n,
+                             int status) noexcept nogil:
+        cdef char buf[64]
+        t.send(buf, snprintf(buf, sizeof(buf), "r %llu %d ", <unsigned long long>token, status))
+        t.send(data, n)
+        return t.send(b"\n", 1)
+
+
+cdef class RelayClient(Protocol):
+    """Outbound side: announces 'up ORIGIN_OK TOKEN' to its origin, relays what it reads."""
+    cdef int connection_made(self, Transport t) noexcept nogil:
+        cdef char buf[64]
+        return t.send_to(t.origin(), buf, snprintf(buf, sizeof(buf), "up %d %llu %llu\n",
+                         t.origin() != 0, <unsigned long long>t.token(),
+                         <unsigned long long>t.handle()))
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        t.send_to(t.origin(), data, n)
+        return 0
+
+
+cdef class Ticker(Protocol):
+    """docs/tutorial.md section 10: three ticks 50 ms apart, or stop on input."""
+    cdef int ticks
+    cdef int64_t timer
+
+    cdef int connection_made(self, Transport t) noexcept nogil:
+        self.timer = t.call_later(50, 1)
+        return 0
+
+    cdef int timer_fired(self, Transport t, uint64_t token) noexcept nogil:
+        cdef char buf[32]
+        self.ticks += 1
+        t.send(buf, snprintf(buf, sizeof(buf), "tick %d\n", self.ticks))
+        if self.ticks == 3:
+            t.close()
+        else:
+            self.timer = t.call_later(50, 1)
+        return 0
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        t.cancel(self.timer)             # a byte from the client stops the ticks
+        t.send(b"stopped\n", 8)
+        t.close()
+        return 0

@@ -31,6 +31,9 @@ cdef class HttpProtocol(Protocol):
     cdef uint8_t continued      # 100 Continue sent for the pending request
     cdef uint8_t head_pending   # slow.scan holds the state of a pushed-back partial head
     cdef pxcy_bytes slow_mem    # SlowState, or NULL
+    cdef uint8_t py_method      # a Python route runs (PH_PY): what its answer needs
+    cdef uint8_t py_minor
+    cdef uint8_t py_keep
 
     cdef int route(self, bytes path, Handler handler, bint prefix=*, methods=*,
                    bint stream_body=*) except -1

@@ -5,6 +5,7 @@ cdef enum:
     PH_HEAD = 0          # reading request heads
     PH_BODY = 1          # a request body spans reads (buffered or streamed to the route)
     PH_STREAM = 2        # a streaming response is being produced; input waits
+    PH_PY = 3            # a Python route runs on the pool; input waits (paused)
     PIPELINE_OUTPUT_MAX = 8 << 20    # stop answering a batch once this much is queued
 
 cdef px_slice EMPTY_SLICE
@@ -156,8 +157,34 @@ cdef class HttpProtocol(Protocol):
         rs[self.cfg.nroutes].methods = mask
         rs[self.cfg.nroutes].stream_body = stream_body
         rs[self.cfg.nroutes].handler = handler
+        rs[self.cfg.nroutes].py_index = -1
         self.cfg.nroutes += 1
         return 0
+
+    def route_py(self, path, fn, prefix=False, methods=("GET",)):
+        """Serve `path` with a plain Python function fn(req) run on the server's
+        Python threads (Server(python_threads=N)); see docs/http.md."""
+        if not callable(fn):
+            raise TypeError(f"route_py({path!r}): {fn!r} is not callable")
+        if isinstance(path, str):
+            path = path.encode()
+        self.route(path, <Handler>NULL, prefix, methods)
+        _PY_ROUTES.append(fn)
+        self.cfg.routes[self.cfg.nroutes - 1].py_index = len(_PY_ROUTES) - 1
+        return fn
+
+    def pxcy_defer_handler(self):
+        """The Server's defer callable when Python routes are registered, else None."""
+        for i in range(self.cfg.nroutes):
+            if self.cfg.routes[i].py_index >= 0:
+                return py_dispatch
+        return None
+
+    cdef int result_received(self, Transport t, uint64_t token, const char* data, size_t n,
+                             int status) noexcept nogil:
+        if self.phase != PH_PY:
+            return 0
+        return py_route_answer(self, t, data, n, status)
 
     def routes(self):
         """[(path, prefix)] as registered (for introspection and tests)."""
@@ -282,7 +309,7 @@ cdef class HttpProtocol(Protocol):
         cdef ptrdiff_t used
         if s == NULL:
             return -1
-        if self.phase == PH_STREAM:
+        if self.phase == PH_STREAM or self.phase == PH_PY:
             return t.pushback(n)         # answered in order, once the stream has ended
         if self.phase == PH_BODY:
             used = self._body_more(t, s, <SlowState*>self.slow_mem.data, p, end)
@@ -500,7 +527,13 @@ cdef class HttpProtocol(Protocol):
                 if rt.prefix:
                     (<Request>req).arg.p = (<Request>req).path.p + rt.n
                     (<Request>req).arg.n = (<Request>req).path.n - rt.n
-                rt.handler(self, <Request>req, <Response>res)
+                if rt.handler != NULL:
+                    rt.handler(self, <Request>req, <Response>res)
+                elif py_route_start(self, t, <Request>req, rt) == 0:
+                    self._slow_release(t)
+                    return 0             # answered from result_received
+                else:
+                    (<Response>res).error(503)
             elif allow:
                 allow_header(<Response>res, allow)
                 if r.method_id == PX_METHOD_OPTIONS:

@@ -6,7 +6,8 @@ cdef struct Route:
     bint prefix
     uint32_t methods            # bit (1 << PX_METHOD_x); HEAD implied by GET
     bint stream_body            # the handler receives the body in pieces (req.body_more)
-    Handler handler
+    Handler handler             # NULL: a Python route (pyroutes.pxi)
+    int py_index                # Python routes: the function's index
 
 
 cdef struct HttpConfig:
