@@ -71,7 +71,7 @@ cdef extern from "<sys/socket.h>" nogil:
         int msg_flags
     enum:
         SOCK_NONBLOCK, SOCK_CLOEXEC, SHUT_WR, MSG_MORE, MSG_NOSIGNAL
-        AF_INET, AF_INET6
+        AF_INET, AF_INET6, AF_UNIX
     int accept4(int fd, sockaddr* addr, socklen_t* len, int flags)
     int shutdown(int fd, int how)
     ssize_t sendmsg(int fd, const msghdr* msg, int flags)

@@ -68,6 +68,7 @@ cdef struct Stats:
     uint64_t timers_fired
     uint64_t input_peak         # largest input buffer of any connection (bytes)
     uint64_t refused_sends      # output refused (queued after close / from connection_lost)
+    uint64_t responses[6]       # Transport.count_response: by status class (0: other, 1xx..5xx)
 
 
 cdef struct Config:
@@ -134,8 +135,13 @@ cdef struct Timer:
 
 
 
+cdef enum:
+    MAX_LISTENERS = 32          # listening sockets one worker polls
+
 cdef struct Core:
-    int lfd
+    int* lfds                   # every listening socket (owned; closed by core_free)
+    int nlfds
+    int draining                # Server.drain(): /healthz 503, Connection: close (read per request)
     int nworkers                # workers initialised (worker_free is safe on each)
     Worker** workers            # each its own cache-line-aligned allocation
     char* prototype             # the prototype snapshot taken at start() with the GIL
@@ -152,6 +158,10 @@ cdef struct Worker:
     int evfd
     int listening
     int running
+    int nlisten                 # the listeners this worker polls (shared ones, its own reuse_port ones)
+    int lfd[MAX_LISTENERS]
+    uint8_t ltcp[MAX_LISTENERS] # TCP: set TCP_NODELAY on accepted sockets
+    uint8_t lexcl[MAX_LISTENERS] # shared with other workers: EPOLLEXCLUSIVE
     Core* core
     Config cfg                  # this worker's copy: no shared line read per turn
     pthread_t thread

@@ -8,8 +8,11 @@ cdef enum:
     ACCEPT_PAUSE_MS = 100
     SENDFILE_MAX = 0x7ffff000
 
-cdef void* LISTENER = <void*>1
 cdef void* WAKER = <void*>2
+# listener i of a worker is tagged LISTENER + i in its epoll set (connections are
+# heap pointers, far above these small values)
+cdef enum:
+    LISTENER = 16
 
 
 cdef inline uint64_t clock_ms() noexcept nogil:
@@ -22,20 +25,28 @@ cdef inline size_t round16(size_t n) noexcept nogil:
     return (n + 15) & ~(<size_t>15)
 
 
-cdef void worker_accept(Worker* w) noexcept nogil:
+cdef void worker_unlisten(Worker* w) noexcept nogil:
+    cdef int i
+    for i in range(w.nlisten):
+        epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.lfd[i], NULL)
+    w.listening = 0
+
+
+cdef void worker_accept(Worker* w, int li) noexcept nogil:
     cdef Core* core = w.core
     cdef int fd, one = 1, i
+    cdef int lfd = w.lfd[li]
+    cdef bint tcp = w.ltcp[li]
     cdef Conn* c
     cdef epoll_event ev
     for i in range(ACCEPT_BATCH):
-        fd = accept4(core.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)
+        fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)
         if fd < 0:
             if errno == EINTR or errno == ECONNABORTED or errno == EPROTO or errno == EPERM:
                 continue
             if errno == EMFILE or errno == ENFILE or errno == ENOBUFS or errno == ENOMEM:
                 # out of descriptors/memory: stop accepting for a while instead of spinning
-                epoll_ctl(w.epfd, EPOLL_CTL_DEL, core.lfd, NULL)
-                w.listening = 0
+                worker_unlisten(w)
                 if w.t_accept < 0:
                     w.t_accept = timer_alloc(w, NULL, T_ACCEPT, 0)
                 if w.t_accept >= 0:
@@ -47,7 +58,8 @@ cdef void worker_accept(Worker* w) noexcept nogil:
             pxcy_stat_add(&w.stats.rejected, 1)
             c_close(fd)
             continue
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
+        if tcp:
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
         c = conn_new(w, fd)
         if c == NULL:
             pxcy_add_int(core.active, -1)
@@ -64,11 +76,19 @@ cdef void worker_accept(Worker* w) noexcept nogil:
 
 
 cdef void worker_listen(Worker* w) noexcept nogil:
+    """Poll every listener of this worker (all or none: a failure undoes the rest)."""
     cdef epoll_event ev
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE
-    ev.data.ptr = LISTENER
-    if epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.core.lfd, &ev) == 0:
-        w.listening = 1
+    cdef int i, j
+    for i in range(w.nlisten):
+        # a listener shared by workers wakes one of them (EPOLLEXCLUSIVE); a
+        # reuse_port listener of its own needs no such care
+        ev.events = EPOLLIN | (EPOLLEXCLUSIVE if w.lexcl[i] else 0)
+        ev.data.ptr = <void*>(<size_t>(LISTENER + i))
+        if epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.lfd[i], &ev) < 0:
+            for j in range(i):
+                epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.lfd[j], NULL)
+            return
+    w.listening = 1
 
 
 cdef void worker_resume_accept(Worker* w) noexcept nogil:
@@ -97,8 +117,7 @@ cdef void worker_begin_stop(Worker* w) noexcept nogil:
     cdef Conn* c = w.conns
     cdef Conn* nxt
     if w.listening:
-        epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.core.lfd, NULL)
-        w.listening = 0
+        worker_unlisten(w)
     w.stop_deadline = w.now + w.cfg.stop_timeout_ms
     while c != NULL:
         nxt = c.next
@@ -138,8 +157,8 @@ cdef void* worker_main(void* arg) noexcept nogil:
         for i in range(n if n > 0 else 0):
             p = events[i].data.ptr
             ev = events[i].events
-            if p == LISTENER:
-                worker_accept(w)
+            if <size_t>p >= LISTENER and <size_t>p < LISTENER + MAX_LISTENERS:
+                worker_accept(w, <int>(<size_t>p - LISTENER))
             elif p == WAKER:
                 c_read(w.evfd, &junk, sizeof(junk))
             else:
