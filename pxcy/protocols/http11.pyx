@@ -19,6 +19,7 @@ One file per concern, included here (declarations in the matching http/*.pxd):
   http/json.pxi       the JSON writer (includes/http_json.h)
   http/accesslog.pxi  combined-format access log (includes/http_log.h)
   http/router.pxi     route table and matching
+  http/ops.pxi        /healthz and /metrics (before the route table)
   http/protocol.pxi   HttpProtocol: framing, bodies, dispatch; HelloWorld, Static
 """
 cimport cython
@@ -47,4 +48,5 @@ include "http/static.pxi"
 include "http/json.pxi"
 include "http/accesslog.pxi"
 include "http/router.pxi"
+include "http/ops.pxi"
 include "http/protocol.pxi"
