@@ -81,7 +81,8 @@ cdef void core_free(Core* core) noexcept nogil:
             free(core.workers[i])
         free(core.workers)
     for i in range(core.nlfds):
-        c_close(core.lfds[i])
+        if core.lfds[i] >= 0:
+            c_close(core.lfds[i])
     free(core.lfds)
     free(core.prototype)
     free(core.active)

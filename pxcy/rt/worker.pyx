@@ -6,6 +6,7 @@ cdef enum:
     MAX_IOV = 64
     ACCEPT_BATCH = 64
     ACCEPT_PAUSE_MS = 100
+    DRAIN_GRACE_MS = 1000
     SENDFILE_MAX = 0x7ffff000
 
 cdef void* WAKER = <void*>2
@@ -116,12 +117,34 @@ cdef void worker_run_ready(Worker* w) noexcept nogil:
 cdef void worker_begin_stop(Worker* w) noexcept nogil:
     cdef Conn* c = w.conns
     cdef Conn* nxt
+    cdef int i, j
+    cdef bint drained = pxcy_load_int(&w.core.draining) != 0
     if w.listening:
         worker_unlisten(w)
+    # a reuse_port listener of this worker's own is closed now, not after the stop
+    # timeout: the kernel sends new connections to the other sockets of the port
+    # (and, with net.ipv4.tcp_migrate_req=1, moves the ones queued here to them)
+    for i in range(w.nlisten):
+        if not w.lexcl[i] and w.lfd[i] >= 0:
+            for j in range(w.core.nlfds):
+                if w.core.lfds[j] == w.lfd[i]:
+                    w.core.lfds[j] = -1
+            c_close(w.lfd[i])
+            w.lfd[i] = -1
+    w.nlisten = 0
     w.stop_deadline = w.now + w.cfg.stop_timeout_ms
     while c != NULL:
         nxt = c.next
-        if c.state >= CS_LOST or c.out_head == NULL:
+        if drained and c.state == CS_OPEN and c.out_head == NULL and w.now - c.last_active < DRAIN_GRACE_MS:
+            # after a drain: a connection active just now may have a request on the
+            # way (accepted in the last turn). Read what is there and give it a short
+            # idle time; its response closes it (the server is draining)
+            if c.idle_ms == 0 or c.idle_ms > DRAIN_GRACE_MS:
+                c.idle_ms = DRAIN_GRACE_MS
+            conn_timer_need(w, c, c.last_active + c.idle_ms)
+            c.want |= W_READ
+            ready_push(w, c)
+        elif c.state >= CS_LOST or c.out_head == NULL:
             conn_abort(w, c)
         elif c.state < CS_CLOSING:
             c.state = CS_CLOSING    # finish writing what was already sent, then close
