@@ -89,6 +89,9 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=1.5, help="load before each restart (default 1.5)")
     p.add_argument("--rounds", type=int, default=2, help="restarts (default 2)")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--pass-fd", action="store_true",
+                   help="instead of reuse_port: this script holds one listening socket (as systemd "
+                        "does) and every server inherits it (--listen fd:3)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if os.geteuid() != 0:
@@ -98,17 +101,42 @@ def main(argv=None):
     stop_file = "/tmp/%s.stop" % ns
     procs, client = [], None
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + [x for x in sys.path if x]))
-    result = {"migrate": args.migrate, "drain": args.drain, "rounds": args.rounds}
+    result = {"migrate": args.migrate, "drain": args.drain, "rounds": args.rounds,
+              "mode": "pass-fd" if args.pass_fd else "reuse_port"}
     try:
         sh("ip", "netns", "add", ns)
         sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
         sh("ip", "netns", "exec", ns, "sysctl", "-q", "-w", f"net.ipv4.tcp_migrate_req={args.migrate}")
+        held = None
+        if args.pass_fd:
+            # enter the namespace (this thread; children inherit it) to make the socket there
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            nsfd = os.open("/run/netns/" + ns, os.O_RDONLY)
+            if libc.setns(nsfd, 0x40000000) != 0:          # CLONE_NEWNET
+                raise OSError(ctypes.get_errno(), "setns")
+            os.close(nsfd)
+            import socket
+            held = socket.socket()
+            held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            held.bind(("127.0.0.1", PORT))
+            held.listen(4096)
+            import fcntl
+            hfd = fcntl.fcntl(held.fileno(), fcntl.F_DUPFD, 10)   # never 3 itself
+            held.close()
+            held = socket.socket(fileno=hfd)
 
         def start():
-            cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "pxcy", "run",
-                   "pxcy.protocols.http11:HelloWorld", "--port", str(PORT), "--reuse-port",
-                   "--workers", str(args.workers), "--drain", str(args.drain)]
-            pr = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            if held is not None:
+                cmd = ["/bin/bash", "-c", 'exec 3<&%d %d<&-; exec "$@"' % (held.fileno(), held.fileno()), "-",
+                       sys.executable, "-m", "pxcy", "run", "pxcy.protocols.http11:HelloWorld",
+                       "--listen", "fd:3", "--workers", str(args.workers), "--drain", str(args.drain)]
+            else:
+                cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "pxcy", "run",
+                       "pxcy.protocols.http11:HelloWorld", "--port", str(PORT), "--reuse-port",
+                       "--workers", str(args.workers), "--drain", str(args.drain)]
+            pr = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                  pass_fds=(held.fileno(),) if held is not None else ())
             line = pr.stdout.readline()
             if "serving" not in line:
                 raise RuntimeError("server did not start: " + line + pr.stderr.read())
@@ -143,7 +171,7 @@ def main(argv=None):
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"restart (tcp_migrate_req={args.migrate}, drain {args.drain} s, {args.rounds} restarts): "
+        print(f"restart ({result['mode']}, tcp_migrate_req={args.migrate}, drain {args.drain} s, {args.rounds} restarts): "
               f"{result['ok']} ok, {result['failed']} failed {result['examples']}; old processes exited {result['exits']}")
     return 0 if result["failed"] == 0 and all(e == 0 for e in result["exits"]) else 1
 
