@@ -271,9 +271,10 @@ cdef class Transport:
     cdef bint draining(self) noexcept nogil:
         return pxcy_load_int(&(<Worker*>self._worker).core.draining) != 0
 
+    @cython.cdivision(True)
     cdef void count_response(self, int status) noexcept nogil:
         cdef Worker* w = <Worker*>self._worker
-        cdef int k = status // 100 if 100 <= status < 600 else 0
+        cdef int k = status / 100 if 100 <= status < 600 else 0
         pxcy_stat_add(&w.stats.requests, 1)
         pxcy_stat_add(&w.stats.responses[k], 1)
 

@@ -466,7 +466,8 @@ cdef class HttpProtocol(Protocol):
         elif (<Request>req).normalized() < 0:
             (<Response>res).close = True
             (<Response>res).error(400)
-        elif self.cfg.ops and not more and ops_answer(self.cfg, t, <Request>req, <Response>res):
+        elif (<Request>req).path.n == 8 and self.cfg.ops and not more \
+                and ops_answer(self.cfg, t, <Request>req, <Response>res):
             pass                         # /healthz, /metrics
         else:
             rt = route_find(self.cfg, (<Request>req).path.p, (<Request>req).path.n, r.method_id, &allow)
