@@ -182,6 +182,13 @@ def test_inherited_fd_listener():
     with pytest.raises(OSError, match="not a listening stream socket"):
         pxcy.Server(Echo, listen=[f"fd:{idle.fileno()}"], workers=1).start()
     idle.close()                           # still ours: the failed start did not close it
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen()
+    with pytest.raises(ValueError, match="given twice"):
+        pxcy.Server(Echo, listen=[f"fd:{ls.fileno()}", f"fd:{ls.fileno()}"], workers=1).start()
+    ls.getsockname()                       # still open, still ours
+    ls.close()
 
 
 SYSTEMD_CHILD = r"""
@@ -189,6 +196,7 @@ import os, sys, pxcy
 from pxcy.protocols.echo import Echo
 srv = pxcy.Server(Echo, listen=["systemd"], workers=2)
 srv.start()
+assert "LISTEN_FDS" not in os.environ and "LISTEN_PID" not in os.environ   # consumed
 print(" ".join(srv.addresses), flush=True)
 srv.serve_forever()
 """

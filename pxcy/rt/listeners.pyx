@@ -152,6 +152,7 @@ def open_listeners(specs, int workers, int backlog, bint reuse_port):
     workers poll, per worker a list of its own (reuse_port TCP), the bound addresses
     and the Unix socket paths made here. On failure everything opened is closed."""
     shared, own, addresses, unix_paths = [], [[] for _ in range(workers)], [], []
+    taken = set()
     try:
         for spec in specs:
             kind, v = parse_address(spec)
@@ -174,7 +175,16 @@ def open_listeners(specs, int workers, int backlog, bint reuse_port):
                 shared.append(s)
                 addresses.append("unix:" + v)
             else:
-                for fd in (systemd_fds() if kind == "systemd" else [v]):
+                fds = systemd_fds() if kind == "systemd" else [v]
+                if kind == "systemd":
+                    # consumed: children of this process must not take them as theirs
+                    _os.environ.pop("LISTEN_PID", None)
+                    _os.environ.pop("LISTEN_FDS", None)
+                    _os.environ.pop("LISTEN_FDNAMES", None)
+                for fd in fds:
+                    if fd in taken:
+                        raise ValueError(f"listen address fd:{fd} given twice")
+                    taken.add(fd)
                     s = _inherited(fd)
                     shared.append(s)
                     addresses.append(_describe(s))
