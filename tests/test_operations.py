@@ -335,13 +335,15 @@ def test_healthz_states_and_connection_close():
         assert st["errors"] == 0 and st["responses_5xx"] == 1
 
 
-def test_healthz_opt_out_and_static():
+def test_healthz_opt_out_and_static(tmp_path):
     app = HelloWorld(health=False)
     with pxcy.Server(app, workers=1) as srv:
         assert http_get(tcp(srv.port), "/healthz")[0] == 404
-    with pxcy.Server(Static(ROOT), workers=1) as srv:
+    (tmp_path / "a.txt").write_text("A")
+    with pxcy.Server(Static(str(tmp_path)), workers=1) as srv:
         assert http_get(tcp(srv.port), "/healthz")[:1] == (200,)
-        assert http_get(tcp(srv.port), "/README.md")[0] == 200
+        assert http_get(tcp(srv.port), "/a.txt")[2] == b"A"
+        assert http_get(tcp(srv.port), "/healthz", method="POST")[0] == 405   # only GET/HEAD
     app = HelloWorld()
     assert app.operations() == {"health": True, "metrics": False}
     assert app.operations(health=False, metrics=True) == {"health": False, "metrics": True}

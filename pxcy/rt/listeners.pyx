@@ -148,11 +148,13 @@ def _describe(sock):
 
 
 def open_listeners(specs, int workers, int backlog, bint reuse_port):
-    """Open every listener. Returns (shared, own, addresses, unix_paths): sockets all
-    workers poll, per worker a list of its own (reuse_port TCP), the bound addresses
-    and the Unix socket paths made here. On failure everything opened is closed."""
+    """Open every listener. Returns (shared, own, addresses, unix_paths, inherited):
+    sockets all workers poll, per worker a list of its own (reuse_port TCP), the bound
+    addresses, the Unix socket paths made here and the inherited descriptors. On
+    failure everything opened here is closed; inherited descriptors are left open."""
     shared, own, addresses, unix_paths = [], [[] for _ in range(workers)], [], []
     taken = set()
+    inherited = []                      # not ours to close if the start fails
     try:
         for spec in specs:
             kind, v = parse_address(spec)
@@ -186,6 +188,7 @@ def open_listeners(specs, int workers, int backlog, bint reuse_port):
                         raise ValueError(f"listen address fd:{fd} given twice")
                     taken.add(fd)
                     s = _inherited(fd)
+                    inherited.append(s)
                     shared.append(s)
                     addresses.append(_describe(s))
         if len(shared) + len(own[0]) > MAX_LISTENERS:
@@ -194,11 +197,14 @@ def open_listeners(specs, int workers, int backlog, bint reuse_port):
             raise ValueError("no address to listen on")
     except BaseException:
         for s in shared + [x for l in own for x in l]:
-            s.close()
+            if any(s is x for x in inherited):
+                s.detach()
+            else:
+                s.close()
         for p in unix_paths:
             _unlink_quiet(p)
         raise
-    return shared, own, addresses, unix_paths
+    return shared, own, addresses, unix_paths, [s.fileno() for s in inherited]
 
 
 def _unlink_quiet(path):

@@ -182,7 +182,7 @@ cdef class Server:
         cdef epoll_event ev
         cdef sigset_t block, old
         self.prototype.prepare()
-        shared, own, addresses, unix_paths = open_listeners(
+        shared, own, addresses, unix_paths, inherited = open_listeners(
             self.listen, self.workers, self.options["backlog"], self.reuse_port)
         core = core_new(self.options)
         self.core = core
@@ -251,9 +251,15 @@ cdef class Server:
                     raise OSError(errno, _os.strerror(errno))
         except BaseException:
             self.core = NULL
+            for i in range(core.nlfds):         # a failed start leaves inherited sockets open
+                if core.lfds[i] in inherited:
+                    core.lfds[i] = -1
             core_free(core)
             for s in shared + [x for l in own for x in l]:
-                s.close()                       # (detached ones are closed by core_free)
+                if s.fileno() in inherited:
+                    s.detach()
+                elif s.fileno() >= 0:
+                    s.close()                   # (detached ones are closed by core_free)
             for p in unix_paths:
                 _unlink_quiet(p)
             raise
