@@ -197,8 +197,7 @@ from pxcy.protocols.echo import Echo
 srv = pxcy.Server(Echo, listen=["systemd"], workers=2)
 srv.start()
 assert "LISTEN_FDS" not in os.environ and "LISTEN_PID" not in os.environ   # consumed
-print(" ".join(srv.addresses), flush=True)
-srv.serve_forever()
+srv.serve_forever(on_ready=lambda: print(" ".join(srv.addresses), flush=True))   # SIGTERM handled from here
 """
 
 

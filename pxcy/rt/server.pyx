@@ -212,34 +212,32 @@ cdef class Server:
                 ev.data.ptr = WAKER
                 if epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.evfd, &ev) < 0:
                     raise OSError(errno, _os.strerror(errno))
-            # the core owns every listening descriptor from here (core_free closes them)
+            # from here the core owns the shared listening descriptors and each
+            # worker its own reuse_port ones (closed by core_free / worker_free)
             socks = shared + [x for l in own for x in l]
-            core.lfds = <int*>calloc(len(socks), sizeof(int))
+            core.lfds = <int*>calloc(len(shared) + 1, sizeof(int))
             if core.lfds == NULL:
                 raise MemoryError()
             first_tcp = None
             for s in socks:
                 if first_tcp is None and s.family != _socket.AF_UNIX:
                     first_tcp = s.getsockname()
-            families = {}
-            for s in socks:
-                families[s.fileno()] = s.family
-            order = []
-            for s in socks:
+            tcp = [s.family != _socket.AF_UNIX for s in shared]
+            for s in shared:
                 fd = s.detach()
-                order.append(fd)
                 core.lfds[core.nlfds] = fd
                 core.nlfds += 1
-            shared_fds = order[:len(shared)]
-            k = len(shared)
             for i in range(self.workers):
                 w = core.workers[i]
-                mine = [(fd, 1) for fd in shared_fds] + [(order[k + j], 0) for j in range(len(own[i]))]
-                k += len(own[i])
-                for fd, excl in mine:
-                    w.lfd[w.nlisten] = fd
-                    w.ltcp[w.nlisten] = families[fd] != _socket.AF_UNIX
-                    w.lexcl[w.nlisten] = excl
+                for j in range(core.nlfds):
+                    w.lfd[w.nlisten] = core.lfds[j]
+                    w.ltcp[w.nlisten] = tcp[j]
+                    w.lexcl[w.nlisten] = 1
+                    w.nlisten += 1
+                for s in own[i]:
+                    w.lfd[w.nlisten] = s.detach()
+                    w.ltcp[w.nlisten] = 1
+                    w.lexcl[w.nlisten] = 0
                     w.nlisten += 1
             if first_tcp is not None:
                 self.host, self.port = first_tcp[0], first_tcp[1]
@@ -259,7 +257,7 @@ cdef class Server:
                 if s.fileno() in inherited:
                     s.detach()
                 elif s.fileno() >= 0:
-                    s.close()                   # (detached ones are closed by core_free)
+                    s.close()                   # (detached ones: core_free/worker_free)
             for p in unix_paths:
                 _unlink_quiet(p)
             raise

@@ -114,24 +114,26 @@ cdef void worker_run_ready(Worker* w) noexcept nogil:
     w.ready_stop = NULL
 
 
+cdef void worker_close_own(Worker* w) noexcept nogil:
+    """Close this worker's own (reuse_port) listeners; shared ones belong to the Core."""
+    cdef int i
+    for i in range(w.nlisten):
+        if not w.lexcl[i] and w.lfd[i] >= 0:
+            c_close(w.lfd[i])
+            w.lfd[i] = -1
+    w.nlisten = 0
+
+
 cdef void worker_begin_stop(Worker* w) noexcept nogil:
     cdef Conn* c = w.conns
     cdef Conn* nxt
-    cdef int i, j
     cdef bint drained = pxcy_load_int(&w.core.draining) != 0
     if w.listening:
         worker_unlisten(w)
     # a reuse_port listener of this worker's own is closed now, not after the stop
     # timeout: the kernel sends new connections to the other sockets of the port
     # (and, with net.ipv4.tcp_migrate_req=1, moves the ones queued here to them)
-    for i in range(w.nlisten):
-        if not w.lexcl[i] and w.lfd[i] >= 0:
-            for j in range(w.core.nlfds):
-                if w.core.lfds[j] == w.lfd[i]:
-                    w.core.lfds[j] = -1
-            c_close(w.lfd[i])
-            w.lfd[i] = -1
-    w.nlisten = 0
+    worker_close_own(w)
     w.stop_deadline = w.now + w.cfg.stop_timeout_ms
     while c != NULL:
         nxt = c.next
@@ -248,3 +250,4 @@ cdef void worker_free(Worker* w) noexcept nogil:
     if w.evfd >= 0:
         c_close(w.evfd)
     w.epfd = w.evfd = -1
+    worker_close_own(w)
