@@ -45,11 +45,41 @@ def _port(text):
     return v
 
 
-def add_server_args(p, port=8080, access_log=False):
+def _seconds(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    if not 0 <= v <= 86400:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds: {text}")
+    return v
+
+
+def _listen_addr(text):
+    from pxcy.runtime import parse_address
+    try:
+        parse_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return text
+
+
+def add_server_args(p, port=8080, access_log=False, metrics=True):
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=port, help=f"TCP port (default {port}; 0 picks one)")
     p.add_argument("--workers", type=_positive, default=None,
                    help="worker threads (default: number of CPUs)")
+    p.add_argument("--listen", metavar="ADDR", action="append", type=_listen_addr, default=None,
+                   help="listen on ADDR instead of --host/--port; repeatable: HOST:PORT, [V6]:PORT, "
+                        "unix:/PATH, fd:N, systemd (LISTEN_FDS socket activation)")
+    p.add_argument("--reuse-port", action="store_true",
+                   help="one SO_REUSEPORT listener per worker (a new process can start beside this one)")
+    p.add_argument("--drain", metavar="SECONDS", type=_seconds, default=0.0,
+                   help="on SIGTERM, drain this long first: keep serving, /healthz 503, "
+                        "Connection: close; then stop (default 0: stop at once)")
+    if metrics:
+        p.add_argument("--metrics", action="store_true",
+                       help="answer GET /metrics in Prometheus text format (HTTP)")
     if access_log:
         p.add_argument("--access-log", metavar="FILE", default=None,
                        help="append a combined-format access log to FILE (HTTP; default: off)")
@@ -121,17 +151,28 @@ def serve(protocol, args, what=""):
     log = getattr(args, "access_log", None)
     if log:
         protocol = _open_access_log(protocol, log)
+    if getattr(args, "metrics", False):
+        protocol = _instance(protocol)
+        if not hasattr(protocol, "operations"):
+            raise CliError("--metrics needs an HTTP protocol (an HttpProtocol subclass)")
+        protocol.operations(metrics=True)
+    listen = getattr(args, "listen", None)
     try:
-        server = Server(protocol, args.host, args.port, workers=args.workers)
+        server = Server(protocol, args.host, args.port, workers=args.workers, listen=listen,
+                        reuse_port=getattr(args, "reuse_port", False), drain=getattr(args, "drain", 0.0))
         server.start()
     except (TypeError, ValueError, RuntimeError) as e:    # refused protocol, prepare() failed
         raise CliError(str(e).splitlines()[0] if str(e) else type(e).__name__)
     except OSError as e:
+        if e.strerror and e.strerror.startswith("cannot listen"):
+            raise CliError(e.strerror)
         raise CliError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}")
     host = f"[{args.host}]" if ":" in args.host else args.host
 
     def ready():
         url = f"{scheme(server.prototype)}://{host}:{server.port}" + ("/" if scheme(server.prototype) == "http" else "")
+        if listen:
+            url = ", ".join(server.addresses)
         print(f"pxcy: serving {what or type(server.prototype).__name__} on {url} "
               f"with {server.workers} worker{'s' if server.workers != 1 else ''} (Ctrl-C to stop)",
               flush=True)
@@ -142,13 +183,18 @@ def serve(protocol, args, what=""):
     return 0
 
 
-def _open_access_log(protocol, path):
-    """The protocol instance with its access log open (HttpProtocol only)."""
+def _instance(protocol):
     try:
         if isinstance(protocol, type):
             protocol = protocol()
     except Exception as e:
         raise CliError(f"cannot create {protocol.__name__}: {e}")
+    return protocol
+
+
+def _open_access_log(protocol, path):
+    """The protocol instance with its access log open (HttpProtocol only)."""
+    protocol = _instance(protocol)
     if not hasattr(protocol, "open_access_log"):
         raise CliError("--access-log needs an HTTP protocol (an HttpProtocol subclass)")
     try:

@@ -51,6 +51,11 @@ cdef class Transport:
     cdef void set_deadline(self, uint32_t ms) noexcept nogil
     cdef uint64_t now_ms(self) noexcept nogil
     cdef void count_request(self) noexcept nogil
+    # -- operations: draining (Server.drain / SIGTERM with a drain time), response
+    # counts by status class (count_request included), Prometheus text of the counters
+    cdef bint draining(self) noexcept nogil
+    cdef void count_response(self, int status) noexcept nogil
+    cdef size_t metrics(self, char* buf, size_t cap) noexcept nogil
     # -- timers (belong to the connection: never fire after connection_lost)
     cdef int64_t call_later(self, uint32_t ms, uint64_t token) noexcept nogil
     cdef int cancel(self, int64_t timer_id) noexcept nogil

@@ -27,7 +27,9 @@ calls between them direct C calls:
     rt/timers.pyx      the per-worker timer heap (user timers and timeouts)
     rt/worker.pyx      the worker loop and accept
     rt/prototype.pyx   the prototype's layout check and snapshot
-    rt/server.pyx      Server (start/stop, stats)
+    rt/listeners.pyx   listening sockets: TCP, Unix, inherited (LISTEN_FDS), reuse_port
+    rt/metrics.pyx     Prometheus text of the runtime counters (Transport.metrics)
+    rt/server.pyx      Server (start/stop, drain, stats)
     rt/harness.pyx     Harness (pxcy.testing)
 """
 cimport cython
@@ -37,7 +39,7 @@ from libc.errno cimport (errno, EAGAIN, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, 
                          EINPROGRESS, ECONNREFUSED, EXDEV, ENOPROTOOPT, EOPNOTSUPP, ESHUTDOWN)
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport malloc, free, calloc, realloc
-from libc.string cimport memcpy, memset, strcmp
+from libc.string cimport memcpy, memset, strcmp, strlen
 from posix.unistd cimport close as c_close, read as c_read, write as c_write, pread
 from posix.fcntl cimport open as c_open, O_RDONLY, O_CLOEXEC
 
@@ -57,6 +59,8 @@ include "rt/connect.pyx"
 include "rt/timers.pyx"
 include "rt/worker.pyx"
 include "rt/prototype.pyx"
+include "rt/listeners.pyx"
+include "rt/metrics.pyx"
 include "rt/server.pyx"
 include "rt/defer.pyx"
 include "rt/harness.pyx"

@@ -15,7 +15,10 @@ against a reference answer, it then:
   3. SIGTERMs host 2 while the load goes to a frontend with **no retries**: the backend
      drains (``/healthz`` 503, ``Connection: close``) until HAProxy takes it out of
      rotation, then exits 0: zero failures expected;
-  4. restarts host 2, waits for it to be up, and runs a last phase over all three.
+  4. restarts host 2, waits for it to be up, and runs a phase over all three;
+  5. (when nginx is installed; --no-nginx skips it) the same through nginx (upstream
+     keepalive, passive checks, proxy_next_upstream error timeout): SIGKILLs host 3,
+     restarts it, SIGTERMs it (drain), restarts it: zero failures expected.
 
 Prints a summary (``--json``: one JSON object) and exits 0 only when every request got
 the right answer and every SIGTERMed backend exited 0. Everything it made (namespaces,
@@ -37,7 +40,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BACKEND_PORT = 8080
-RETRY_PORT, STRICT_PORT = 8001, 8002
+RETRY_PORT, STRICT_PORT, NGINX_PORT = 8001, 8002, 8003
 HOSTS = 3
 
 HAPROXY_CFG = """\
@@ -70,6 +73,40 @@ backend be_strict
 {strict_servers}
 """
 
+# nginx (open source: no active health checks): passive, it retries an idempotent
+# request on the next server after a connect error or a reset (proxy_next_upstream
+# error timeout, the default), and keeps upstream connections alive.
+NGINX_CFG = """\
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/nginx-body;
+    proxy_temp_path {dir}/nginx-proxy;
+    fastcgi_temp_path {dir}/nginx-fcgi;
+    uwsgi_temp_path {dir}/nginx-uwsgi;
+    scgi_temp_path {dir}/nginx-scgi;
+    upstream wikisearch {{
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://wikisearch;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout;
+            proxy_next_upstream_tries 3;
+            proxy_connect_timeout 2s;
+        }}
+    }}
+}}
+"""
+
 
 def sh(*cmd, check=True):
     return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -88,6 +125,7 @@ class Cluster:
         self.tag = tag
         self.backends = [None] * HOSTS
         self.haproxy = None
+        self.nginx = None
         self.made = []
 
     def addr(self, i):
@@ -138,6 +176,26 @@ class Cluster:
                                         stdout=out, stderr=subprocess.STDOUT)
         out.close()
 
+    def start_nginx(self):
+        servers = "\n".join("        server %s:%d max_fails=1 fail_timeout=2s;" % (self.addr(i), BACKEND_PORT)
+                             for i in range(HOSTS))
+        cfg = os.path.join(self.dir, "nginx.conf")
+        with open(cfg, "w") as f:
+            f.write(NGINX_CFG.format(dir=self.dir, servers=servers, port=NGINX_PORT))
+        out = open(os.path.join(self.dir, "nginx.log"), "ab")
+        self.nginx = subprocess.Popen(["ip", "netns", "exec", self.lb, "nginx", "-p", self.dir, "-c", cfg],
+                                      stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            r = subprocess.run(["ip", "netns", "exec", self.lb, sys.executable, "-c",
+                                "import socket; socket.create_connection(('127.0.0.1', %d), 1).close()"
+                                % NGINX_PORT], stderr=subprocess.DEVNULL)
+            if r.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("nginx did not start")
+
     def server_states(self):
         """{(backend, server): 'UP'|'DOWN'|...} from HAProxy's stats socket."""
         s = socket.socket(socket.AF_UNIX)
@@ -176,7 +234,7 @@ class Cluster:
         raise RuntimeError("%s did not become %s (states %s)" % (server, want, states))
 
     def close(self):
-        procs = [p for p in self.backends + [self.haproxy] if p is not None]
+        procs = [p for p in self.backends + [self.haproxy, self.nginx] if p is not None]
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
@@ -378,6 +436,26 @@ def run(args, log):
         time.sleep(T)
         result["phases"]["after_restarts"] = load.finish()
         log("phase 3 (all restarted): %s" % result["phases"]["after_restarts"])
+
+        # 4. the same faults behind nginx (passive: retries on connect errors)
+        if args.nginx and shutil.which("nginx"):
+            cluster.start_nginx()
+            load = Load(cluster, NGINX_PORT, ref)
+            time.sleep(T)
+            cluster.backends[2].send_signal(signal.SIGKILL)
+            cluster.backends[2].wait()
+            time.sleep(T / 2)
+            cluster.start_backend(2)
+            wait_listening(cluster, 2)
+            time.sleep(T)                 # nginx's fail_timeout (2 s) brings h3 back
+            cluster.backends[2].send_signal(signal.SIGTERM)
+            result["exit_codes"]["h3_after_sigterm_nginx"] = cluster.backends[2].wait(timeout=60)
+            cluster.start_backend(2)
+            wait_listening(cluster, 2)
+            time.sleep(T / 2)
+            result["phases"]["nginx_sigkill_and_sigterm"] = load.finish()
+            log("phase 4 (nginx: SIGKILL h3, restart, SIGTERM h3): %s"
+                % result["phases"]["nginx_sigkill_and_sigterm"])
     finally:
         if cluster is not None:
             cluster.close()
@@ -386,7 +464,8 @@ def run(args, log):
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     ok = (all(p["wrong"] == 0 and p["errors"] == 0 and p["ok"] > 0 for p in result["phases"].values())
-          and all(rc == 0 for rc in result["exit_codes"].values()) and len(result["phases"]) == 3)
+          and all(rc == 0 for rc in result["exit_codes"].values())
+          and len(result["phases"]) == (4 if args.nginx and shutil.which("nginx") else 3))
     result["ok"] = ok
     return result
 
@@ -401,6 +480,8 @@ def main(argv=None):
     p.add_argument("--drain", type=float, default=2.0,
                    help="--drain passed to the backends (default 2); -1: pass none")
     p.add_argument("--health-path", default="/healthz", help="HAProxy's health check (default /healthz)")
+    p.add_argument("--no-nginx", dest="nginx", action="store_false",
+                   help="skip phase 4 (the same faults behind nginx)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = p.parse_args(argv)

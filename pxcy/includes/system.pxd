@@ -10,6 +10,8 @@ cdef extern from "pxcy/includes/atomics.h" nogil:
     void pxcy_stat_add(uint64_t* p, uint64_t v)
     void pxcy_stat_max(uint64_t* p, uint64_t v)
     size_t pxcy_load_size(size_t* p)
+    # the same single-writer store for a size_t (generic macro)
+    void pxcy_size_add "pxcy_stat_add"(size_t* p, size_t v)
 
 cdef extern from "<signal.h>" nogil:
     ctypedef struct sigset_t:
@@ -71,7 +73,7 @@ cdef extern from "<sys/socket.h>" nogil:
         int msg_flags
     enum:
         SOCK_NONBLOCK, SOCK_CLOEXEC, SHUT_WR, MSG_MORE, MSG_NOSIGNAL
-        AF_INET, AF_INET6
+        AF_INET, AF_INET6, AF_UNIX
     int accept4(int fd, sockaddr* addr, socklen_t* len, int flags)
     int shutdown(int fd, int how)
     ssize_t sendmsg(int fd, const msghdr* msg, int flags)

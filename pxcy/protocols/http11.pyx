@@ -20,6 +20,7 @@ One file per concern, included here (declarations in the matching http/*.pxd):
   http/accesslog.pxi  combined-format access log (includes/http_log.h)
   http/router.pxi     route table and matching
   http/pyroutes.pxi   Python routes (route_py): run on the server's Python threads
+  http/ops.pxi        /healthz and /metrics (before the route table)
   http/protocol.pxi   HttpProtocol: framing, bodies, dispatch; HelloWorld, Static
 """
 cimport cython
@@ -49,4 +50,5 @@ include "http/json.pxi"
 include "http/accesslog.pxi"
 include "http/router.pxi"
 include "http/pyroutes.pxi"
+include "http/ops.pxi"
 include "http/protocol.pxi"

@@ -42,7 +42,7 @@ cdef Conn* conn_new(Worker* w, int fd) noexcept nogil:
     if w.conns != NULL:
         w.conns.prev = c
     w.conns = c
-    w.nconns += 1
+    pxcy_size_add(&w.nconns, 1)     # (read by /metrics from other workers)
     return c
 
 
@@ -249,7 +249,7 @@ cdef void conn_free(Worker* w, Conn* c) noexcept nogil:
         w.conns = c.next
     if c.next != NULL:
         c.next.prev = c.prev
-    w.nconns -= 1
+    pxcy_size_add(&w.nconns, <size_t>-1)
     pxcy_stat_add(&w.stats.closed, 1)
     # keep a bounded free list: records go back to the system as the count falls
     if w.nfree_conns < 64 + w.nconns // 4:

@@ -5,19 +5,22 @@ import os as _os
 import signal as _signal
 import socket as _socket
 import threading as _threading
+import time as _time
 
 cdef dict DEFAULTS = dict(
     backlog=4096, max_connections=100_000, read_size=64 * 1024,
     max_pending_input=1 << 20, max_unsent=4 << 20, transient_limit=64 << 20,
     persistent_limit=4 << 20, block_size=64 * 1024 - 64, pool_blocks=256,
-    stop_timeout=5.0, linger=2.0, write_timeout=60.0, read_budget=16,
+    stop_timeout=5.0, linger=2.0, write_timeout=60.0, read_budget=16, drain=0.0,
 )
 
 STAT_KEYS = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callbacks",
              "reads", "writes", "requests", "errors", "accept_pauses", "turns",
              "budget_yields", "redeliveries", "eofs", "idle_timeouts", "deadline_timeouts",
              "write_timeouts", "timers_fired", "refused_sends", "connects", "connect_errors",
-             "defers", "defer_dropped")
+             "defers", "defer_dropped",
+             "responses_other", "responses_1xx", "responses_2xx", "responses_3xx",
+             "responses_4xx", "responses_5xx")
 MAX_KEYS = ("max_reads_per_turn", "transient_peak", "input_peak")
 
 
@@ -56,6 +59,7 @@ cdef Core* core_new(dict cfg) except NULL:
     c.stop_timeout_ms = _ms_opt(cfg, "stop_timeout")
     c.linger_ms = _ms_opt(cfg, "linger")
     c.write_timeout_ms = _ms_opt(cfg, "write_timeout")
+    _ms_opt(cfg, "drain")                       # used by serve_forever (checked here)
     cdef Core* core = <Core*>calloc(1, sizeof(Core))
     if core == NULL:
         raise MemoryError()
@@ -65,7 +69,6 @@ cdef Core* core_new(dict cfg) except NULL:
         raise MemoryError()
     memset(line, 0, 64)
     core.active = <int*>line
-    core.lfd = -1
     core.cfg = c
     return core
 
@@ -78,8 +81,10 @@ cdef void core_free(Core* core) noexcept nogil:
             worker_free(core.workers[i])
             free(core.workers[i])
         free(core.workers)
-    if core.lfd >= 0:
-        c_close(core.lfd)
+    for i in range(core.nlfds):
+        if core.lfds[i] >= 0:
+            c_close(core.lfds[i])
+    free(core.lfds)
     free(core.prototype)
     free(core.client_proto)
     free(core.hosts)
@@ -123,6 +128,10 @@ cdef class Server:
     cdef readonly int port
     cdef readonly int workers
     cdef readonly dict options
+    cdef readonly list listen           # the address specs asked for
+    cdef readonly list addresses        # the addresses bound (after start)
+    cdef readonly bint reuse_port
+    cdef list _unix_paths
     cdef int _state          # 0 new, 1 serving, 2 stopped
     cdef object _lock
     cdef readonly object client         # prototype of outbound connections (or None)
@@ -131,8 +140,9 @@ cdef class Server:
     cdef readonly tuple resolve
     cdef list _pool
 
-    def __init__(self, protocol, host="127.0.0.1", port=0, workers=None, *, client=None,
-                 on_defer=None, python_threads=1, resolve=(), **options):
+    def __init__(self, protocol, host="127.0.0.1", port=0, workers=None, *, listen=None,
+                 reuse_port=False, client=None, on_defer=None, python_threads=1, resolve=(),
+                 **options):
         unknown = set(options) - set(DEFAULTS)
         if unknown:
             raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -142,6 +152,16 @@ cdef class Server:
         self.workers = int(workers or _os.cpu_count() or 1)
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        if listen is None:
+            listen = [(host, self.port)]
+        elif isinstance(listen, (str, tuple)):
+            listen = [listen]
+        self.listen = list(listen)
+        for spec in self.listen:
+            parse_address(spec)                    # a bad address fails here, not in start()
+        self.reuse_port = bool(reuse_port)
+        self.addresses = []
+        self._unix_paths = []
         self.options = dict(DEFAULTS, **options)
         core_free(core_new(self.options))          # check the options now
         self._transports = []
@@ -154,7 +174,7 @@ cdef class Server:
 
     @property
     def address(self):
-        """(host, port) actually bound (port 0 picks a free one)."""
+        """(host, port) actually bound (port 0 picks a free one): the first TCP listener."""
         return (self.host, self.port)
 
     def start(self):
@@ -174,16 +194,8 @@ cdef class Server:
         cdef epoll_event ev
         cdef sigset_t block, old
         self.prototype.prepare()
-        family = _socket.AF_INET6 if ":" in self.host else _socket.AF_INET
-        sock = _socket.socket(family, _socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            sock.listen(self.options["backlog"])
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
+        shared, own, addresses, unix_paths, inherited = open_listeners(
+            self.listen, self.workers, self.options["backlog"], self.reuse_port)
         core = core_new(self.options)
         self.core = core
         try:
@@ -213,16 +225,54 @@ cdef class Server:
                 ev.data.ptr = WAKER
                 if epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.evfd, &ev) < 0:
                     raise OSError(errno, _os.strerror(errno))
-            self.port = sock.getsockname()[1]
-            core.lfd = sock.detach()
+            # from here the core owns the shared listening descriptors and each
+            # worker its own reuse_port ones (closed by core_free / worker_free)
+            socks = shared + [x for l in own for x in l]
+            core.lfds = <int*>calloc(len(shared) + 1, sizeof(int))
+            if core.lfds == NULL:
+                raise MemoryError()
+            first_tcp = None
+            for s in socks:
+                if first_tcp is None and s.family != _socket.AF_UNIX:
+                    first_tcp = s.getsockname()
+            tcp = [s.family != _socket.AF_UNIX for s in shared]
+            for s in shared:
+                fd = s.detach()
+                core.lfds[core.nlfds] = fd
+                core.nlfds += 1
+            for i in range(self.workers):
+                w = core.workers[i]
+                for j in range(core.nlfds):
+                    w.lfd[w.nlisten] = core.lfds[j]
+                    w.ltcp[w.nlisten] = tcp[j]
+                    w.lexcl[w.nlisten] = 1
+                    w.nlisten += 1
+                for s in own[i]:
+                    w.lfd[w.nlisten] = s.detach()
+                    w.ltcp[w.nlisten] = 1
+                    w.lexcl[w.nlisten] = 0
+                    w.nlisten += 1
+            if first_tcp is not None:
+                self.host, self.port = first_tcp[0], first_tcp[1]
+            self.addresses = addresses
+            self._unix_paths = unix_paths
             for i in range(self.workers):
                 worker_listen(core.workers[i])
                 if not core.workers[i].listening:
                     raise OSError(errno, _os.strerror(errno))
         except BaseException:
             self.core = NULL
+            for i in range(core.nlfds):         # a failed start leaves inherited sockets open
+                if core.lfds[i] in inherited:
+                    core.lfds[i] = -1
             core_free(core)
-            sock.close()
+            for s in shared + [x for l in own for x in l]:
+                if s.fileno() in inherited:
+                    s.detach()
+                elif s.fileno() >= 0:
+                    s.close()                   # (detached ones: core_free/worker_free)
+            for p in unix_paths:
+                _unlink_quiet(p)
             raise
         # workers get every asynchronous signal blocked (SIGINT/SIGTERM go to the
         # main thread; SIGPIPE from sendfile can never kill the process)
@@ -278,22 +328,56 @@ cdef class Server:
                     w.running = 0
             core_free(core)
         self.core = NULL
+        for p in self._unix_paths:
+            _unlink_quiet(p)                    # ours: made by start()
+        self._unix_paths = []
 
-    def serve_forever(self, on_ready=None):
+    def drain(self):
+        """Begin draining: keep accepting and serving, but tell clients to go
+        elsewhere (HttpProtocol: /healthz answers 503, every response carries
+        Connection: close). stop() ends it. Safe from any thread."""
+        with self._lock:
+            if self.core != NULL:
+                pxcy_store_int(&self.core.draining, 1)
+
+    @property
+    def draining(self):
+        return self.core != NULL and pxcy_load_int(&self.core.draining) != 0
+
+    def serve_forever(self, on_ready=None, drain=None):
         """start() if needed, then wait (GIL released) until SIGINT/SIGTERM or stop().
-        `on_ready()` runs once the signal handlers are in place."""
+        On SIGTERM, with a drain time (`drain` here, else the `drain` option, seconds),
+        the server first drains for that long (see drain()), then stops; SIGINT or a
+        second SIGTERM stops at once. `on_ready()` runs once the signal handlers are in
+        place."""
         if self._state == 0:
             self.start()
+        drain_s = float(self.options["drain"] if drain is None else drain)
         stop = _threading.Event()
+        got = []
         installed = {}
+
+        def on_signal(sig, frame):
+            got.append(sig)
+            stop.set()
         if _threading.current_thread() is _threading.main_thread():
             for sig in (_signal.SIGINT, _signal.SIGTERM):
-                installed[sig] = _signal.signal(sig, lambda *a: stop.set())
+                installed[sig] = _signal.signal(sig, on_signal)
         try:
             if on_ready is not None:
                 on_ready()
             while self._state == 1 and not stop.is_set():
                 stop.wait(0.2)
+            if got and got[0] == _signal.SIGTERM and drain_s > 0 and self._state == 1:
+                del got[:]
+                stop.clear()
+                self.drain()
+                end = _time.monotonic() + drain_s
+                while self._state == 1 and not stop.is_set():
+                    left = end - _time.monotonic()
+                    if left <= 0:
+                        break
+                    stop.wait(min(left, 0.2))
         finally:
             for sig, old in installed.items():
                 _signal.signal(sig, old)
@@ -347,7 +431,9 @@ _STAT_ORDER = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callb
                "writes", "requests", "errors", "accept_pauses", "turns", "budget_yields",
                "max_reads_per_turn", "redeliveries", "eofs", "idle_timeouts", "deadline_timeouts",
                "write_timeouts", "timers_fired", "input_peak", "refused_sends", "connects",
-               "connect_errors", "defers", "defer_dropped")
+               "connect_errors", "defers", "defer_dropped",
+               "responses_other", "responses_1xx", "responses_2xx", "responses_3xx",
+               "responses_4xx", "responses_5xx")
 _STAT_INDEX = {k: i for i, k in enumerate(_STAT_ORDER)}
 assert len(_STAT_ORDER) * 8 == sizeof(Stats)
 

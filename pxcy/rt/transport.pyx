@@ -223,11 +223,16 @@ cdef class Transport:
         cdef sockaddr_storage ss
         cdef socklen_t sl = sizeof(ss)
         cdef char host[64]
+        cdef int plen
         if c.fd < 0:
             return snprintf(buf, cap, "test:0")
         if getpeername(c.fd, <sockaddr*>&ss, &sl) < 0:
             c.err = errno
             return -1
+        if ss.ss_family == AF_UNIX:
+            # a client of a Unix socket is usually unnamed: "unix:" + its path, if any
+            plen = <int>sl - 2 if sl > 2 else 0
+            return snprintf(buf, cap, "unix:%.*s", plen, (<char*>&ss) + 2)
         if ss.ss_family == AF_INET:
             inet_ntop(AF_INET, &(<sockaddr_in*>&ss).sin_addr, host, sizeof(host))
             return snprintf(buf, cap, "%s:%u", host, ntohs((<sockaddr_in*>&ss).sin_port))
@@ -261,6 +266,20 @@ cdef class Transport:
 
     cdef void count_request(self) noexcept nogil:
         pxcy_stat_add(&(<Worker*>self._worker).stats.requests, 1)
+
+    # -- operations (issue 14): drain state, response classes, metrics
+    cdef bint draining(self) noexcept nogil:
+        return pxcy_load_int(&(<Worker*>self._worker).core.draining) != 0
+
+    @cython.cdivision(True)
+    cdef void count_response(self, int status) noexcept nogil:
+        cdef Worker* w = <Worker*>self._worker
+        cdef int k = status / 100 if 100 <= status < 600 else 0
+        pxcy_stat_add(&w.stats.requests, 1)
+        pxcy_stat_add(&w.stats.responses[k], 1)
+
+    cdef size_t metrics(self, char* buf, size_t cap) noexcept nogil:
+        return metrics_format((<Worker*>self._worker).core, buf, cap)
 
     cdef int64_t call_later(self, uint32_t ms, uint64_t token) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn

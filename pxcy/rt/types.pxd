@@ -73,6 +73,7 @@ cdef struct Stats:
     uint64_t connect_errors     # ... that failed
     uint64_t defers             # Transport.defer requests
     uint64_t defer_dropped      # defer results whose connection had left
+    uint64_t responses[6]       # Transport.count_response: by status class (0: other, 1xx..5xx)
 
 
 cdef struct Config:
@@ -177,9 +178,13 @@ cdef struct HostEnt:            # a name resolved before serving, for connect()
     sockaddr_storage addr
     socklen_t len
 
+cdef enum:
+    MAX_LISTENERS = 32          # listening sockets one worker polls
 
 cdef struct Core:
-    int lfd
+    int* lfds                   # every listening socket (owned; closed by core_free)
+    int nlfds
+    int draining                # Server.drain(): /healthz 503, Connection: close (read per request)
     int nworkers                # workers initialised (worker_free is safe on each)
     Worker** workers            # each its own cache-line-aligned allocation
     char* prototype             # the prototype snapshot taken at start() with the GIL
@@ -201,6 +206,10 @@ cdef struct Worker:
     int evfd
     int listening
     int running
+    int nlisten                 # the listeners this worker polls (shared ones, its own reuse_port ones)
+    int lfd[MAX_LISTENERS]
+    uint8_t ltcp[MAX_LISTENERS] # TCP: set TCP_NODELAY on accepted sockets
+    uint8_t lexcl[MAX_LISTENERS] # shared with other workers: EPOLLEXCLUSIVE
     Core* core
     Config cfg                  # this worker's copy: no shared line read per turn
     pthread_t thread

@@ -6,10 +6,14 @@ cdef enum:
     MAX_IOV = 64
     ACCEPT_BATCH = 64
     ACCEPT_PAUSE_MS = 100
+    DRAIN_GRACE_MS = 1000
     SENDFILE_MAX = 0x7ffff000
 
-cdef void* LISTENER = <void*>1
 cdef void* WAKER = <void*>2
+# listener i of a worker is tagged LISTENER + i in its epoll set (connections are
+# heap pointers, far above these small values)
+cdef enum:
+    LISTENER = 16
 
 
 cdef inline uint64_t clock_ms() noexcept nogil:
@@ -22,20 +26,28 @@ cdef inline size_t round16(size_t n) noexcept nogil:
     return (n + 15) & ~(<size_t>15)
 
 
-cdef void worker_accept(Worker* w) noexcept nogil:
+cdef void worker_unlisten(Worker* w) noexcept nogil:
+    cdef int i
+    for i in range(w.nlisten):
+        epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.lfd[i], NULL)
+    w.listening = 0
+
+
+cdef void worker_accept(Worker* w, int li) noexcept nogil:
     cdef Core* core = w.core
     cdef int fd, one = 1, i
+    cdef int lfd = w.lfd[li]
+    cdef bint tcp = w.ltcp[li]
     cdef Conn* c
     cdef epoll_event ev
     for i in range(ACCEPT_BATCH):
-        fd = accept4(core.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)
+        fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)
         if fd < 0:
             if errno == EINTR or errno == ECONNABORTED or errno == EPROTO or errno == EPERM:
                 continue
             if errno == EMFILE or errno == ENFILE or errno == ENOBUFS or errno == ENOMEM:
                 # out of descriptors/memory: stop accepting for a while instead of spinning
-                epoll_ctl(w.epfd, EPOLL_CTL_DEL, core.lfd, NULL)
-                w.listening = 0
+                worker_unlisten(w)
                 if w.t_accept < 0:
                     w.t_accept = timer_alloc(w, NULL, T_ACCEPT, 0)
                 if w.t_accept >= 0:
@@ -47,7 +59,8 @@ cdef void worker_accept(Worker* w) noexcept nogil:
             pxcy_stat_add(&w.stats.rejected, 1)
             c_close(fd)
             continue
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
+        if tcp:
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
         c = conn_new(w, fd)
         if c == NULL:
             pxcy_add_int(core.active, -1)
@@ -64,11 +77,19 @@ cdef void worker_accept(Worker* w) noexcept nogil:
 
 
 cdef void worker_listen(Worker* w) noexcept nogil:
+    """Poll every listener of this worker (all or none: a failure undoes the rest)."""
     cdef epoll_event ev
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE
-    ev.data.ptr = LISTENER
-    if epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.core.lfd, &ev) == 0:
-        w.listening = 1
+    cdef int i, j
+    for i in range(w.nlisten):
+        # a listener shared by workers wakes one of them (EPOLLEXCLUSIVE); a
+        # reuse_port listener of its own needs no such care
+        ev.events = EPOLLIN | (EPOLLEXCLUSIVE if w.lexcl[i] else 0)
+        ev.data.ptr = <void*>(<size_t>(LISTENER + i))
+        if epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.lfd[i], &ev) < 0:
+            for j in range(i):
+                epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.lfd[j], NULL)
+            return
+    w.listening = 1
 
 
 cdef void worker_resume_accept(Worker* w) noexcept nogil:
@@ -93,16 +114,39 @@ cdef void worker_run_ready(Worker* w) noexcept nogil:
     w.ready_stop = NULL
 
 
+cdef void worker_close_own(Worker* w) noexcept nogil:
+    """Close this worker's own (reuse_port) listeners; shared ones belong to the Core."""
+    cdef int i
+    for i in range(w.nlisten):
+        if not w.lexcl[i] and w.lfd[i] >= 0:
+            c_close(w.lfd[i])
+            w.lfd[i] = -1
+    w.nlisten = 0
+
+
 cdef void worker_begin_stop(Worker* w) noexcept nogil:
     cdef Conn* c = w.conns
     cdef Conn* nxt
+    cdef bint drained = pxcy_load_int(&w.core.draining) != 0
     if w.listening:
-        epoll_ctl(w.epfd, EPOLL_CTL_DEL, w.core.lfd, NULL)
-        w.listening = 0
+        worker_unlisten(w)
+    # a reuse_port listener of this worker's own is closed now, not after the stop
+    # timeout: the kernel sends new connections to the other sockets of the port
+    # (and, with net.ipv4.tcp_migrate_req=1, moves the ones queued here to them)
+    worker_close_own(w)
     w.stop_deadline = w.now + w.cfg.stop_timeout_ms
     while c != NULL:
         nxt = c.next
-        if c.state >= CS_LOST or c.out_head == NULL:
+        if drained and c.state == CS_OPEN and c.out_head == NULL and w.now - c.last_active < DRAIN_GRACE_MS:
+            # after a drain: a connection active just now may have a request on the
+            # way (accepted in the last turn). Read what is there and give it a short
+            # idle time; its response closes it (the server is draining)
+            if c.idle_ms == 0 or c.idle_ms > DRAIN_GRACE_MS:
+                c.idle_ms = DRAIN_GRACE_MS
+            conn_timer_need(w, c, c.last_active + c.idle_ms)
+            c.want |= W_READ
+            ready_push(w, c)
+        elif c.state >= CS_LOST or c.out_head == NULL:
             conn_abort(w, c)
         elif c.state < CS_CLOSING:
             c.state = CS_CLOSING    # finish writing what was already sent, then close
@@ -138,8 +182,8 @@ cdef void* worker_main(void* arg) noexcept nogil:
         for i in range(n if n > 0 else 0):
             p = events[i].data.ptr
             ev = events[i].events
-            if p == LISTENER:
-                worker_accept(w)
+            if <size_t>p >= LISTENER and <size_t>p < LISTENER + MAX_LISTENERS:
+                worker_accept(w, <int>(<size_t>p - LISTENER))
             elif p == WAKER:
                 c_read(w.evfd, &junk, sizeof(junk))
                 if pxcy_load_ptr(<void**>&w.done) != NULL:
@@ -213,3 +257,4 @@ cdef void worker_free(Worker* w) noexcept nogil:
     if w.evfd >= 0:
         c_close(w.evfd)
     w.epfd = w.evfd = -1
+    worker_close_own(w)

@@ -178,3 +178,41 @@ def test_stopped_line_counts_one_request_in_the_singular(small_index, tmp_path):
         rc = srv.stop(signal.SIGTERM)
     assert rc == 0, srv.err
     assert "wikisearch: stopped (1 request served)" in srv.out, srv.out
+
+
+@pytest.mark.parametrize("args,needle", [(["--drain", "-5"], "--drain"), (["--drain", "x"], "--drain"),
+                                         (["--listen", "unix:"], "empty socket path")])
+def test_serve_ops_flags_bad_values(small_index, tmp_path, args, needle):
+    _, index_dir = small_index
+    r = run_cli("serve", "--index", index_dir, "--port", "0", *args, cwd=str(tmp_path))
+    _one_line_error(r, needle)
+
+
+def test_serve_health_metrics_and_drain(small_index, tmp_path):
+    """--metrics, --reuse-port, --drain: /healthz 200, /metrics parses, SIGTERM drains
+    (/healthz 503, requests still answered with Connection: close), then exit 0."""
+    import urllib.error
+    from test_operations import strict_parse       # (tests/ is on sys.path: conftest)
+    _, index_dir = small_index
+    srv = Served("serve", "--index", index_dir, "--port", "0", "--workers", "2", "--metrics",
+                 "--reuse-port", "--drain", "1", cwd=str(tmp_path))
+    try:
+        with urllib.request.urlopen(srv.url + "healthz", timeout=10) as r:
+            assert r.status == 200 and r.read() == b"ok\n"
+        with urllib.request.urlopen(srv.url + "metrics", timeout=10) as r:
+            m = strict_parse(r.read().decode())
+        assert m["pxcy_workers"][()] == 2
+        srv.proc.send_signal(signal.SIGTERM)
+        for _ in range(500):
+            try:
+                urllib.request.urlopen(srv.url + "healthz", timeout=10)
+            except urllib.error.HTTPError as e:
+                assert e.code == 503
+                break
+            time.sleep(0.01)
+        with urllib.request.urlopen(srv.url + "offsets/A?limit=1", timeout=10) as r:
+            assert r.status == 200 and r.headers["Connection"] == "close"
+        out, err = srv.proc.communicate(timeout=30)
+        assert srv.proc.returncode == 0, err
+    finally:
+        srv.kill()

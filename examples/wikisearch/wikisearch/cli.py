@@ -57,17 +57,21 @@ def cmd_build(args):
 
 def cmd_serve(args):
     from .serve import serve
-    return serve(args.index, args.host, args.port, args.workers)
+    return serve(args.index, args.host, args.port, args.workers, **_ops(args))
+
+
+def _ops(args):
+    return dict(drain=args.drain, metrics=args.metrics, listen=args.listen, reuse_port=args.reuse_port)
 
 
 def cmd_demo(args):
     from .serve import demo
-    return demo(args.dir, args.pages, args.seed, args.host, args.port, args.workers)
+    return demo(args.dir, args.pages, args.seed, args.host, args.port, args.workers, **_ops(args))
 
 
 def _server_args(p):
     from pxcy.cli import add_server_args     # --host/--port/--workers, as `pxcy run`
-    add_server_args(p)
+    add_server_args(p)      # also --listen, --reuse-port, --drain, --metrics
 
 
 def make_parser():

@@ -10,7 +10,8 @@ DEMO_PAGES = 100_000
 DEMO_SEED = 1
 
 
-def serve(index_dir, host="127.0.0.1", port=8080, workers=None, banner=None):
+def serve(index_dir, host="127.0.0.1", port=8080, workers=None, banner=None, drain=0.0,
+          metrics=False, listen=None, reuse_port=False):
     """Serve the index in index_dir until SIGINT/SIGTERM (then exit cleanly)."""
     import pxcy
     from . import server
@@ -22,12 +23,19 @@ def serve(index_dir, host="127.0.0.1", port=8080, workers=None, banner=None):
         html = f.read()
     server.load(index, html, workers)
     try:
-        srv = pxcy.Server(server.WikiSearch(), host, port, workers=workers)
+        app = server.WikiSearch()
+        app.operations(metrics=metrics)
+        srv = pxcy.Server(app, host, port, workers=workers, listen=listen, reuse_port=reuse_port,
+                          drain=drain)
         try:
             srv.start()
         except OSError as e:
+            if e.strerror and e.strerror.startswith("cannot listen"):
+                raise WikisearchError(e.strerror) from None
             raise WikisearchError("cannot listen on %s:%s: %s" % (host, port, e.strerror or e)) from None
         url = "http://%s:%d/" % ("[%s]" % host if ":" in host else host, srv.port)
+        if listen:
+            url = ", ".join(srv.addresses)
 
         def ready():
             if banner:
@@ -69,7 +77,7 @@ def prepare_demo(data_dir=DEFAULT_DEMO_DIR, pages=DEMO_PAGES, seed=DEMO_SEED, lo
 
 
 def demo(data_dir=DEFAULT_DEMO_DIR, pages=DEMO_PAGES, seed=DEMO_SEED, host="127.0.0.1", port=8080,
-         workers=None):
+         workers=None, **serve_opts):
     index_dir = prepare_demo(data_dir, pages, seed)
-    return serve(index_dir, host, port, workers,
+    return serve(index_dir, host, port, workers, **serve_opts,
                  banner="wikisearch demo: open the URL below and type a few letters (Ctrl-C to stop)")

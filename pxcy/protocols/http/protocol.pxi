@@ -54,10 +54,11 @@ cdef class HttpProtocol(Protocol):
         self.cfg.request_timeout_ms = 15_000
         self.cfg.max_body = 960 * 1024
         self.cfg.max_body_wire = 4 * self.cfg.max_body
+        self.cfg.ops = OPS_HEALTH
 
     def __init__(self, root=None, *, follow_symlinks=False, keepalive=75.0, request_timeout=15.0,
                  max_body=960 * 1024, max_body_wire=None, dotfiles=False, precompressed=False,
-                 access_log=None):
+                 access_log=None, health=True, metrics=False):
         import os
         if root is not None:
             real = os.path.realpath(os.fspath(root))
@@ -79,8 +80,20 @@ cdef class HttpProtocol(Protocol):
         self.cfg.request_timeout_ms = <uint32_t>(float(request_timeout) * 1000)
         self.cfg.max_body = int(max_body)
         self.cfg.max_body_wire = int(max_body_wire) if max_body_wire is not None else 4 * int(max_body)
+        self.operations(health=health, metrics=metrics)
         if access_log is not None:
             self.open_access_log(access_log)
+
+    def operations(self, health=None, metrics=None):
+        """Turn the operations endpoints on or off (before serving): GET /healthz
+        (on by default: 200 while serving, 503 while draining) and GET /metrics
+        (off by default: the runtime counters in Prometheus text format). They are
+        answered before the route table. Returns {"health": bool, "metrics": bool}."""
+        if health is not None:
+            self.cfg.ops = (self.cfg.ops | OPS_HEALTH) if health else (self.cfg.ops & ~OPS_HEALTH)
+        if metrics is not None:
+            self.cfg.ops = (self.cfg.ops | OPS_METRICS) if metrics else (self.cfg.ops & ~OPS_METRICS)
+        return {"health": bool(self.cfg.ops & OPS_HEALTH), "metrics": bool(self.cfg.ops & OPS_METRICS)}
 
     def __dealloc__(self):
         # Only the prototype is a real object; per-connection copies never get here.
@@ -501,9 +514,9 @@ cdef class HttpProtocol(Protocol):
         (<Request>req).body = body
         (<Request>req).body_more = more
         # an answer given before the body ended closes the connection
-        (<Response>res).close = more or not r.keep_alive
-        # (issue 14 hooks in here: /healthz before the route table, and
-        # Connection: close on every response while the server drains)
+        # while the server drains, every response says Connection: close (one load of
+        # a flag written once: no syscall, no lock)
+        (<Response>res).close = more or not r.keep_alive or t.draining()
         if not more:
             self.phase = PH_HEAD
             if self.partial:             # the request is complete: its deadline is over
@@ -521,6 +534,9 @@ cdef class HttpProtocol(Protocol):
         elif (<Request>req).normalized() < 0:
             (<Response>res).close = True
             (<Response>res).error(400)
+        elif (<Request>req).path.n == 8 and self.cfg.ops and not more \
+                and ops_answer(self.cfg, t, <Request>req, <Response>res):
+            pass                         # /healthz, /metrics
         else:
             rt = route_find(self.cfg, (<Request>req).path.p, (<Request>req).path.n, r.method_id, &allow)
             if rt != NULL:
@@ -575,7 +591,7 @@ cdef class HttpProtocol(Protocol):
         if self.cfg.log != NULL:
             log_request(t, s, self.cfg, req, res)
         self.requests += 1
-        t.count_request()
+        t.count_response(res.status)
         if res.close:
             t.close()
             return 1

@@ -24,6 +24,7 @@ cdef struct HttpConfig:
     size_t max_body             # decoded body of a buffered route
     size_t max_body_wire        # the same body on the wire (chunk framing included)
     px_log* log                 # access log; NULL: off
+    uint8_t ops                 # OPS_HEALTH | OPS_METRICS (ops.pxi): /healthz, /metrics
 
 
 cdef struct Scratch:            # per-worker state (Transport.scratch)

@@ -1,0 +1,44 @@
+# Operations endpoints answered before the route table (ops.pxi): GET /healthz
+# (200 while serving, 503 while the server drains) and, when enabled, GET /metrics
+# (the runtime's counters in Prometheus text format). Both nogil; the check costs
+# a length comparison per request.
+
+cdef enum:
+    OPS_HEALTH = 1       # HttpConfig.ops bits
+    OPS_METRICS = 2
+    METRICS_FIRST_BUF = 16 << 10
+
+
+cdef inline bint is_path(Slice path, const char* want, size_t n) noexcept nogil:
+    return path.n == n and memcmp(path.p, want, n) == 0
+
+
+cdef int ops_answer(HttpConfig* cfg, Transport t, Request req, Response res) noexcept nogil:
+    """Answer /healthz or /metrics; 1 when answered, 0 when the request is not one."""
+    cdef size_t cap, n
+    cdef char* buf
+    if req.r.method_id != PX_METHOD_GET and req.r.method_id != PX_METHOD_HEAD:
+        return 0
+    if (cfg.ops & OPS_HEALTH) and is_path(req.path, "/healthz", 8):
+        res.header("Cache-Control", "no-store")
+        if t.draining():
+            res.send(503, "text/plain; charset=utf-8", b"draining\n", 9)
+        else:
+            res.send(200, "text/plain; charset=utf-8", b"ok\n", 3)
+        return 1
+    if (cfg.ops & OPS_METRICS) and is_path(req.path, "/metrics", 8):
+        cap = METRICS_FIRST_BUF
+        buf = <char*>t.alloc(cap)
+        n = t.metrics(buf, cap) if buf != NULL else 0
+        if buf != NULL and n >= cap:
+            cap = n + 1
+            buf = <char*>t.alloc(cap)
+            n = t.metrics(buf, cap) if buf != NULL else 0
+        if buf == NULL:
+            res.close = True
+            res.error(503)
+            return 1
+        res.header("Cache-Control", "no-store")
+        res.send(200, "text/plain; version=0.0.4; charset=utf-8", buf, n)
+        return 1
+    return 0
