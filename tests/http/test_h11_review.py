@@ -1,0 +1,47 @@
+"""Issue 12 review: cases found by attacking the HTTP/1.1 layer (each failed before
+its fix, or is a strict xfail naming what is left)."""
+import gzip
+import os
+
+import pytest
+
+import pxcy
+from pxcy.protocols.http11 import Static
+from rawhttp import get
+
+
+@pytest.fixture(scope="module")
+def pre(tmp_path_factory):
+    root = tmp_path_factory.mktemp("review-pre")
+    (root / "a.txt").write_bytes(b"plain a\n")
+    (root / "a.txt.gz").write_bytes(gzip.compress(b"plain a\n"))
+    (root / "d.txt").write_bytes(b"plain d\n")
+    (root / "d.txt.br").mkdir()                       # not a regular file: gzip is next
+    (root / "d.txt.gz").write_bytes(gzip.compress(b"plain d\n"))
+    (root / "f.txt").write_bytes(b"plain f\n")
+    os.mkfifo(root / "f.txt.br")
+    (root / "f.txt.gz").write_bytes(gzip.compress(b"plain f\n"))
+    s = pxcy.Server(Static(str(root), precompressed=True), "127.0.0.1", 0, workers=1).start()
+    yield s.port
+    s.stop()
+
+
+@pytest.mark.parametrize("ae", ["*;q=0, gzip", "gzip, *;q=0", "*;q=0,gzip;q=0.5"])
+def test_accept_encoding_explicit_coding_beats_star(pre, ae):
+    # RFC 9110 12.5.3: "*" matches only codings not listed; a listed gzip with q > 0 is acceptable
+    r = get(pre, "/a.txt", [("Accept-Encoding", ae)])
+    assert r.get("Content-Encoding") == "gzip" and gzip.decompress(r.body) == b"plain a\n"
+
+
+@pytest.mark.parametrize("ae", ["gzip;q=0, *", "*, gzip;q=0", "*;q=0"])
+def test_accept_encoding_explicit_refusal_beats_star(pre, ae):
+    r = get(pre, "/a.txt", [("Accept-Encoding", ae)])
+    assert "Content-Encoding" not in r and r.body == b"plain a\n"
+
+
+@pytest.mark.parametrize("name", ["d.txt", "f.txt"])
+def test_precompressed_br_not_regular_falls_back_to_gzip(pre, name):
+    r = get(pre, "/" + name, [("Accept-Encoding", "br, gzip")])
+    assert r.status == 200
+    assert r.get("Content-Encoding") == "gzip"
+    assert gzip.decompress(r.body) == b"plain " + name[0].encode() + b"\n"
