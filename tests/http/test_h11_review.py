@@ -45,3 +45,13 @@ def test_precompressed_br_not_regular_falls_back_to_gzip(pre, name):
     assert r.status == 200
     assert r.get("Content-Encoding") == "gzip"
     assert gzip.decompress(r.body) == b"plain " + name[0].encode() + b"\n"
+
+
+@pytest.mark.parametrize("target", ["http:///host", "http://:80/host", "http://?x"])
+def test_absolute_form_empty_host_400(app_server, target):
+    # RFC 9110 4.2.1: an "http" URI with an empty host is invalid, the recipient MUST reject it
+    # (the Host header then cannot stand in: the target's authority wins, RFC 9112 3.2.2)
+    from rawhttp import Conn
+    with Conn(app_server.port) as c:
+        c.send(f"GET {target} HTTP/1.1\r\nHost: good\r\n\r\n")
+        assert c.read_response().status == 400
