@@ -55,3 +55,20 @@ def test_absolute_form_empty_host_400(app_server, target):
     with Conn(app_server.port) as c:
         c.send(f"GET {target} HTTP/1.1\r\nHost: good\r\n\r\n")
         assert c.read_response().status == 400
+
+
+@pytest.mark.xfail(strict=True, reason="res.file(rel) of a directory redirects to the request path + '/' "
+                   "(/fq/?p=dir), which is only right when rel is the tail of the URL path")
+def test_res_file_directory_from_query_reaches_its_index(app_server):
+    # a handler serving res.file(query "p"): a directory must end at its index.html,
+    # directly or through a redirect that leads there
+    r = get(app_server.port, "/fq?p=dir")
+    if r.status == 301:
+        r = get(app_server.port, r.get("Location"))
+    assert (r.status, r.body) == (200, b"<!doctype html><title>dir</title>dir index\n")
+
+
+def test_res_file_directory_from_prefix_arg_redirects(app_server):
+    r = get(app_server.port, "/f/dir?x=1")
+    assert (r.status, r.get("Location")) == (301, "/f/dir/?x=1")
+    assert get(app_server.port, r.get("Location")).body == b"<!doctype html><title>dir</title>dir index\n"
