@@ -72,3 +72,13 @@ def test_res_file_directory_from_prefix_arg_redirects(app_server):
     r = get(app_server.port, "/f/dir?x=1")
     assert (r.status, r.get("Location")) == (301, "/f/dir/?x=1")
     assert get(app_server.port, r.get("Location")).body == b"<!doctype html><title>dir</title>dir index\n"
+
+
+def test_no_interim_response_to_http10(app_server):
+    # RFC 9110 15.2: a server MUST NOT send a 1xx response to an HTTP/1.0 client
+    from rawhttp import Conn
+    with Conn(app_server.port) as c:
+        c.send("GET /early HTTP/1.0\r\n\r\n")
+        r = c.read_response()
+        assert (r.status, r.body) == (200, b"after hints")
+        assert b"103" not in r.raw_head
