@@ -82,3 +82,13 @@ def test_no_interim_response_to_http10(app_server):
         r = c.read_response()
         assert (r.status, r.body) == (200, b"after hints")
         assert b"103" not in r.raw_head
+
+
+def test_cli_bad_access_log_says_it_once(tmp_path):
+    import subprocess, sys
+    bad = str(tmp_path / "no" / "such.log")
+    p = subprocess.run([sys.executable, "-m", "pxcy", "static", str(tmp_path), "--port", "0",
+                        "--access-log", bad], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    assert p.stderr.count("cannot open access log") == 1, p.stderr
+    assert "No such file or directory" in p.stderr and len(p.stderr.strip().splitlines()) == 1
