@@ -92,3 +92,13 @@ def test_cli_bad_access_log_says_it_once(tmp_path):
     assert p.returncode == 2
     assert p.stderr.count("cannot open access log") == 1, p.stderr
     assert "No such file or directory" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_205_has_no_content(app_server):
+    # RFC 9110 15.3.6: a server MUST NOT generate content in a 205 response (and must
+    # frame it: Content-Length: 0 keeps the connection usable)
+    from rawhttp import Conn
+    with Conn(app_server.port) as c:
+        r = c.request("GET", "/status/205")
+        assert (r.status, r.get("Content-Length"), r.body) == (205, "0", b"")
+        assert c.request("GET", "/items").body == b"list"         # nothing left over in between
