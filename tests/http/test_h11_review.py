@@ -102,3 +102,12 @@ def test_205_has_no_content(app_server):
         r = c.request("GET", "/status/205")
         assert (r.status, r.get("Content-Length"), r.body) == (205, "0", b"")
         assert c.request("GET", "/items").body == b"list"         # nothing left over in between
+
+
+def test_101_never_sent(app_server):
+    # after a 101 the connection would speak another protocol; HttpProtocol cannot
+    # switch, so a handler's send(101) is refused and its request gets a final response
+    from rawhttp import Conn
+    with Conn(app_server.port) as c:
+        r = c.request("GET", "/status/101")
+        assert r.status >= 200 and b"101" not in r.raw_head
