@@ -121,7 +121,7 @@ cdef class HttpProtocol(Protocol):
             raise RuntimeError("the access log is already open")
         log = px_log_open(b)
         if log == NULL:
-            raise OSError(errno, f"cannot open access log {os.fsdecode(b)}: {os.strerror(errno)}")
+            raise OSError(errno, os.strerror(errno), os.fsdecode(b))   # the CLI prefixes its own words
         self.cfg.log = log
         atexit.register(self.flush_access_log)
 

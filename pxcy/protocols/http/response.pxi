@@ -65,7 +65,14 @@ cdef class Response:
         cdef char* p
         status = valid_status(status)
         if status < 200:                    # 1xx: no Content-Type, no body
+            if status == 101:               # no protocol to switch to: refused
+                return -1
+            if (<Request>self.rq).minor == 0 and not self.done:
+                self.extra_n = 0            # never to HTTP/1.0 (RFC 9110 15.2): dropped
+                return 0
             content_type = NULL
+        elif status == 205:                 # Reset Content: never content (RFC 9110 15.3.6)
+            n = 0
         ctn = strlen(content_type) if content_type != NULL else 0
         nobody = (<Request>self.rq).is_head() or not status_has_body(status)
         if self.done:

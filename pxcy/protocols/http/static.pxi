@@ -99,19 +99,45 @@ cdef int conditionals(Response res, const char* etag, size_t en, int64_t mtime) 
     return 0
 
 
+cdef bint q_nonzero(const char* semi, const char* e) noexcept nogil:
+    """The parameters [semi, e) of one Accept-Encoding element give q > 0 (no q: 1)."""
+    cdef const char* q
+    if semi == NULL:
+        return True
+    q = <const char*>memchr(semi, b'=', e - semi)
+    if q == NULL:
+        return True
+    q += 1
+    while q < e and q[0] == b' ':
+        q += 1
+    # q=0, q=0.0, q=0.000: refused; anything else accepted
+    if q < e and q[0] == b'0':
+        q += 1
+        if q < e and q[0] == b'.':
+            q += 1
+        while q < e and q[0] == b'0':
+            q += 1
+        if q >= e or q[0] == b' ' or q[0] == b'\t':
+            return False
+    return True
+
+
 cdef bint accepts_coding(Slice ae, const char* coding, size_t cn) noexcept nogil:
-    """Accept-Encoding lists coding (or '*') with a q-value above 0."""
+    """Accept-Encoding takes coding with a q-value above 0: its own element decides,
+    else a '*' element (RFC 9110 12.5.3: '*' is any coding not listed)."""
     cdef const char* p = ae.p
     cdef const char* end = ae.p + ae.n
     cdef const char* e
     cdef const char* semi
-    cdef const char* q
     cdef size_t k
+    cdef int star = -1                   # -1: no '*'; else whether '*' has q > 0
     if p == NULL:
         return False
     while p < end:
         while p < end and (p[0] == b' ' or p[0] == b',' or p[0] == b'\t'):
             p += 1
+        if p >= end:
+            break
         e = <const char*>memchr(p, b',', end - p)
         if e == NULL:
             e = end
@@ -119,27 +145,12 @@ cdef bint accepts_coding(Slice ae, const char* coding, size_t cn) noexcept nogil
         k = (semi if semi != NULL else e) - p
         while k and (p[k - 1] == b' ' or p[k - 1] == b'\t'):
             k -= 1
-        if (k == cn and px_ci_equal(p, coding, cn)) or (k == 1 and p[0] == b'*'):
-            if semi == NULL:
-                return True
-            q = <const char*>memchr(semi, b'=', e - semi)
-            if q == NULL:
-                return True
-            q += 1
-            while q < e and q[0] == b' ':
-                q += 1
-            # q=0, q=0.0, q=0.000: refused; anything else accepted
-            if q < e and q[0] == b'0':
-                q += 1
-                if q < e and q[0] == b'.':
-                    q += 1
-                while q < e and q[0] == b'0':
-                    q += 1
-                if q >= e or q[0] == b' ':
-                    return False
-            return True
+        if k == cn and px_ci_equal(p, coding, cn):
+            return q_nonzero(semi, e)
+        if k == 1 and p[0] == b'*':
+            star = q_nonzero(semi, e)
         p = e + 1
-    return False
+    return star == 1
 
 
 cdef inline bint px_ci_equal(const char* a, const char* lit, size_t n) noexcept nogil:
@@ -148,6 +159,18 @@ cdef inline bint px_ci_equal(const char* a, const char* lit, size_t n) noexcept 
         if (a[i] | 0x20) != lit[i]:
             return False
     return True
+
+
+cdef int open_sibling(HttpConfig* cfg, const char* rel, struct_stat* st) noexcept nogil:
+    """A precompressed sibling, open, when it is a regular file below the root; else -1
+    (so that the next coding is tried)."""
+    cdef int fd = pxcy_open_beneath(cfg.root_fd, cfg.root, cfg.root_n, rel, not cfg.follow_symlinks)
+    if fd < 0:
+        return -1
+    if fstat(fd, st) == 0 and S_ISREG(st.st_mode):
+        return fd
+    c_close(fd)
+    return -1
 
 
 cdef int static_file(Response res, const char* rel_path, size_t n) noexcept nogil:
@@ -235,22 +258,19 @@ cdef int static_file(Response res, const char* rel_path, size_t n) noexcept nogi
                 memcpy(sib, rel, n)
                 if accepts_coding(ae, "br", 2):
                     memcpy(sib + n, b".br", 4)
-                    sfd = pxcy_open_beneath(cfg.root_fd, cfg.root, cfg.root_n, sib, not cfg.follow_symlinks)
+                    sfd = open_sibling(cfg, sib, &sst)
                     if sfd >= 0:
                         coding = "br"
                 if coding == NULL and accepts_coding(ae, "gzip", 4):
                     memcpy(sib + n, b".gz", 4)
-                    sfd = pxcy_open_beneath(cfg.root_fd, cfg.root, cfg.root_n, sib, not cfg.follow_symlinks)
+                    sfd = open_sibling(cfg, sib, &sst)
                     if sfd >= 0:
                         coding = "gzip"
                 if coding != NULL:
-                    if fstat(sfd, &sst) == 0 and S_ISREG(sst.st_mode):
-                        c_close(fd)
-                        fd = sfd
-                        st = sst
-                        res.header("Content-Encoding", coding)
-                    else:
-                        c_close(sfd)
+                    c_close(fd)
+                    fd = sfd
+                    st = sst
+                    res.header("Content-Encoding", coding)
     res.header("X-Content-Type-Options", "nosniff")
     en = snprintf(etag, sizeof(etag), "\"%lx-%lx-%lx\"", <unsigned long>st.st_mtim.tv_sec,
                   <unsigned long>st.st_mtim.tv_nsec ^ <unsigned long>st.st_ino, <unsigned long>st.st_size)

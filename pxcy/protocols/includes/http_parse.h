@@ -612,6 +612,7 @@ version:
         const char *at = auth1;
         while (at > auth0 && at[-1] != '@') at--;
         if (at > auth0) return -400;                      /* userinfo: not in http(s) URIs */
+        if (auth1 == auth0 || *auth0 == ':') return -400; /* empty host (RFC 9110 4.2.1) */
         if (!px_host_valid(auth0, (size_t)(auth1 - auth0))) return -400;
         host.p = auth0; host.n = (size_t)(auth1 - auth0);
     }
