@@ -17,6 +17,8 @@ from posix.unistd cimport close as c_close
 
 from pxcy.runtime cimport Transport
 from pxcy.protocols.http11 cimport HttpProtocol, Request, Response, Handler, Slice
+from pxcy.protocols.httpparse cimport (px_request, px_range, px_range_parse, PX_RANGE_MAX,
+                                       PX_RANGE_IGNORE, PX_METHOD_GET)
 from wikisearch.titleindex cimport (TitleIndex, Index, Hit, FOLD_MAX, ns_slot, fold_query, search,
                                     find_url_title)
 
@@ -433,15 +435,18 @@ cdef class WikiSearch(HttpProtocol):
                             ENDS[page] - OFFSETS[page], False)
 
     cdef int xml(self, Request req, Response res) noexcept nogil:
-        cdef Slice r = req.header("Range")
-        cdef size_t i = 6
+        cdef px_request* r = req.r
+        cdef px_range ranges[PX_RANGE_MAX]
+        cdef size_t count = 0
         worker_state(<Transport>req.t)
         # as PyParallel's example: the dump is tens of GB, only byte ranges of it are
-        # served (a Range the HTTP layer would ignore would send all of it: refused too)
-        while i < r.n and (r.p[i] == c' ' or r.p[i] == c'\t'):
-            i += 1
-        if r.p == NULL or r.n < 7 or memcmp(r.p, "bytes=", 6) != 0 or i >= r.n \
-                or not (r.p[i] == c'-' or (r.p[i] >= c'0' and r.p[i] <= c'9')):
+        # served. Whatever file_range would answer with the whole dump is refused
+        # instead: no Range, one it ignores (unparsable, reversed, more than
+        # PX_RANGE_MAX parts), or any If-Range (the dump has no validator, so an
+        # If-Range never matches and the Range would be dropped). HEAD sends no body.
+        if r.range.p == NULL or r.if_range.p != NULL or (r.method_id == PX_METHOD_GET
+                and px_range_parse(r.range.p, r.range.n, DUMP_SIZE, ranges, PX_RANGE_MAX,
+                                  &count) == PX_RANGE_IGNORE):
             return json_error(res, 400, "Ranged-request required", 23)
         res.header("Content-Security-Policy", API_CSP)
         res.header("X-Content-Type-Options", "nosniff")
