@@ -116,3 +116,21 @@ def test_xml_valid_ranges_still_served(live, dump_bytes):
     assert status == 206 and body == dump_bytes[10:20]
     status, h, body = get(live, "/xml", {"Range": "bytes=%d-" % (len(dump_bytes) - 5)})
     assert status == 206 and body == dump_bytes[-5:]
+
+
+def test_load_refuses_more_workers_than_it_has_states_for(index):
+    # workers past MAX_WORKERS had no search state: every /offsets and /wiki got 503
+    from wikisearch import server
+    with pytest.raises(ValueError, match="workers"):
+        server.load(index, b"<html></html>", server.MAX_SERVER_WORKERS + 1)
+    with pytest.raises(ValueError, match="workers"):
+        server.load(index, b"<html></html>", 0)
+
+
+def test_serve_too_many_workers_is_a_one_line_error(index):
+    from ws_support import run_cli
+    from wikisearch import server
+    r = run_cli("serve", "--index", index.index_dir, "--port", "0",
+                "--workers", str(server.MAX_SERVER_WORKERS + 1))
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "at most %d" % server.MAX_SERVER_WORKERS in r.stderr and "Traceback" not in r.stderr

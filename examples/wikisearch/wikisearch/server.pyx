@@ -65,6 +65,7 @@ cdef int WORKERS = 0
 cdef char* PAGE_HTML = NULL
 cdef size_t PAGE_HTML_N = 0
 cdef WorkerState** STATES = NULL
+MAX_SERVER_WORKERS = MAX_WORKERS   # the most workers load() accepts
 
 
 # Responses that are data, never documents to render: nothing in them may run.
@@ -89,6 +90,9 @@ def load(index, page_html, int workers):
     global TI, INDEX, OFFSETS, ENDS, DUMP_FD, DUMP_SIZE, PAGES, WORKERS, PAGE_HTML, PAGE_HTML_N, STATES
     global PAGE_CSP
     cdef int i
+    if workers < 1 or workers > MAX_WORKERS:
+        # a worker without a search state would answer 503 to every request
+        raise ValueError("workers must be from 1 to %d, not %d" % (MAX_WORKERS, workers))
     unload()
     INDEX = index.open_titles()
     TI = &(<Index>INDEX).ix
