@@ -134,3 +134,18 @@ def test_serve_too_many_workers_is_a_one_line_error(index):
                 "--workers", str(server.MAX_SERVER_WORKERS + 1))
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
     assert "at most %d" % server.MAX_SERVER_WORKERS in r.stderr and "Traceback" not in r.stderr
+
+
+def test_build_refuses_more_namespaces_than_the_server_loads(tmp_path):
+    # 70 namespaces used to build fine and then fail at `serve` ("at most 64")
+    from wikisearch import gen
+    from wikisearch.errors import WikisearchError
+    from wikisearch.index import build_index
+    h = gen.header()
+    body = "".join(_page_xml(k, "T%d" % k).replace("<ns>0</ns>", "<ns>%d</ns>" % (1000 + k))
+                   for k in range(70))
+    dump = tmp_path / "ns.xml"
+    dump.write_bytes((h.encode() if isinstance(h, str) else h) + body.encode() + gen.FOOTER)
+    with pytest.raises(WikisearchError, match="namespaces"):
+        build_index(str(dump), str(tmp_path / "ns.index"))
+    assert sorted(os.listdir(tmp_path)) == ["ns.xml"]      # nothing half-written left
