@@ -149,3 +149,17 @@ def test_build_refuses_more_namespaces_than_the_server_loads(tmp_path):
     with pytest.raises(WikisearchError, match="namespaces"):
         build_index(str(dump), str(tmp_path / "ns.index"))
     assert sorted(os.listdir(tmp_path)) == ["ns.xml"]      # nothing half-written left
+
+
+def test_build_dump_without_pages_says_so(tmp_path):
+    # a complete dump (siteinfo, </mediawiki>) with no page was reported as truncated
+    from wikisearch import gen
+    from wikisearch.errors import WikisearchError
+    from wikisearch.index import build_index
+    h = gen.header()
+    dump = tmp_path / "empty.xml"
+    dump.write_bytes((h.encode() if isinstance(h, str) else h) + gen.FOOTER)
+    with pytest.raises(WikisearchError) as e:
+        build_index(str(dump), str(tmp_path / "empty.index"))
+    assert "no <page>" in str(e.value) and "truncated" not in str(e.value)
+    assert sorted(os.listdir(tmp_path)) == ["empty.xml"]
