@@ -163,3 +163,21 @@ def test_build_dump_without_pages_says_so(tmp_path):
         build_index(str(dump), str(tmp_path / "empty.index"))
     assert "no <page>" in str(e.value) and "truncated" not in str(e.value)
     assert sorted(os.listdir(tmp_path)) == ["empty.xml"]
+
+
+def test_url_title_non_ascii_namespace_first_letter(tmp_path):
+    # bgwiki's "Категория": /wiki/категория:Foo (first letter lower case, as MediaWiki
+    # accepts) found nothing, only ASCII namespace names were compared case-insensitively
+    from wikisearch import gen
+    from wikisearch.index import build_index, load_index
+    h = gen.header()
+    h = (h.decode() if isinstance(h, bytes) else h).replace(">Category<", ">Категория<")
+    body = _page_xml(0, "Категория:Страна").replace("<ns>0</ns>", "<ns>14</ns>") + _page_xml(1, "Страна")
+    dump = tmp_path / "bg.xml"
+    dump.write_bytes(h.encode() + body.encode() + gen.FOOTER)
+    build_index(str(dump), str(tmp_path / "bg.index"))
+    t = load_index(str(tmp_path / "bg.index")).open_titles()
+    for url in ("Категория:Страна", "Категория:_страна", "категория:Страна", "категория:страна"):
+        assert t.find_url(url.encode()) == 0, url
+    assert t.find_url("страна".encode()) == 1
+    assert t.find_url("кАтегория:Страна".encode()) is None      # only the first letter is free
