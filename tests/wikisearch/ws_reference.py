@@ -15,10 +15,14 @@ _DIACRITICS = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x
 def ref_fold_char(c):
     if 0xDC80 <= ord(c) <= 0xDCFF:          # an undecodable byte (surrogateescape): kept as it is
         return c
-    d = unicodedata.normalize("NFKD", c.casefold())
-    d = "".join(x for x in d if not (unicodedata.combining(x) and
-                                     any(a <= ord(x) <= b for a, b in _DIACRITICS)))
-    return unicodedata.normalize("NFC", d)
+    while True:                             # to a fixed point (NFKD can yield upper case)
+        d = unicodedata.normalize("NFKD", c.casefold())
+        d = "".join(x for x in d if not (unicodedata.combining(x) and
+                                         any(a <= ord(x) <= b for a, b in _DIACRITICS)))
+        d = unicodedata.normalize("NFC", d)
+        if d == c:
+            return d
+        c = d
 
 
 def ref_fold(b):

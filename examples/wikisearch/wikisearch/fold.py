@@ -2,7 +2,8 @@
 
 fold(s) maps every character c of s to FOLD[c] independently:
 
-    FOLD[c] = NFC(NFKD(casefold(c)) without diacritical combining marks)
+    FOLD[c] = NFC(NFKD(casefold(c)) without diacritical combining marks),
+              applied again until it no longer changes (see fold_char)
 
 so "Ayn Rand", "AYN RAND" and "ayn rand" share a key, "Zürich" (precomposed or
 u + U+0308) and "Zurich" share one, "ﬁle" folds to "file". Because the map is
@@ -33,9 +34,24 @@ def _is_diacritic(ch):
     return any(a <= o <= b for a, b in _MARK_BLOCKS) and unicodedata.combining(ch) != 0
 
 
-def fold_char(c):
-    d = unicodedata.normalize("NFKD", c.casefold())
+def _fold_once(s):
+    d = unicodedata.normalize("NFKD", s.casefold())
     return unicodedata.normalize("NFC", "".join(ch for ch in d if not _is_diacritic(ch)))
+
+
+def fold_char(c):
+    # Repeated until nothing changes, as Unicode's compatibility caseless match
+    # (D145) case-folds again after NFKD: NFKD can produce upper case (U+2122 -> "TM",
+    # U+210C -> "H", U+1D2C -> "A") or a character casefold changes (U+03F2 -> U+03C2),
+    # and a key keeping those is unreachable by what a user types. Two rounds suffice
+    # for every character of Unicode 15; the loop is bounded anyway.
+    s = _fold_once(c)
+    for _ in range(4):
+        t = _fold_once(s)
+        if t == s:
+            break
+        s = t
+    return s
 
 
 @functools.lru_cache(maxsize=1)

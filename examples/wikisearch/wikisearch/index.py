@@ -233,6 +233,8 @@ def scan_pages(f, path="dump", chunk=CHUNK, progress=None, meta=False):
     if tail.startswith(end_tag):
         raise DumpFormatError("malformed dump: unexpected content after </mediawiki> at byte %d"
                               % (base + buf.find(end_tag, pos) + len(end_tag)))
+    if not npage and tail.endswith(end_tag):       # <siteinfo> ... </mediawiki>, no page
+        raise DumpFormatError("%s: MediaWiki dump contains no <page> elements" % path)
     if not npage:
         raise TruncatedDumpError("dump is truncated or has no pages: no <page> and no </mediawiki> found")
     if end_tag.startswith(tail) or b"<page>".startswith(tail[:6]):

@@ -19,6 +19,8 @@ def serve(index_dir, host="127.0.0.1", port=8080, workers=None, banner=None, dra
 
     index = load_index(index_dir)
     workers = workers or os.cpu_count() or 1
+    if workers > server.MAX_SERVER_WORKERS:
+        raise WikisearchError("--workers: at most %d" % server.MAX_SERVER_WORKERS)
     with open(PAGE, "rb") as f:
         html = f.read()
     server.load(index, html, workers)

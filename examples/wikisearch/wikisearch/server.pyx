@@ -17,6 +17,8 @@ from posix.unistd cimport close as c_close
 
 from pxcy.runtime cimport Transport
 from pxcy.protocols.http11 cimport HttpProtocol, Request, Response, Handler, Slice
+from pxcy.protocols.httpparse cimport (px_request, px_range, px_range_parse, PX_RANGE_MAX,
+                                       PX_RANGE_IGNORE, PX_METHOD_GET)
 from wikisearch.titleindex cimport (TitleIndex, Index, Hit, FOLD_MAX, ns_slot, fold_query, search,
                                     find_url_title)
 
@@ -63,6 +65,7 @@ cdef int WORKERS = 0
 cdef char* PAGE_HTML = NULL
 cdef size_t PAGE_HTML_N = 0
 cdef WorkerState** STATES = NULL
+MAX_SERVER_WORKERS = MAX_WORKERS   # the most workers load() accepts
 
 
 # Responses that are data, never documents to render: nothing in them may run.
@@ -87,6 +90,9 @@ def load(index, page_html, int workers):
     global TI, INDEX, OFFSETS, ENDS, DUMP_FD, DUMP_SIZE, PAGES, WORKERS, PAGE_HTML, PAGE_HTML_N, STATES
     global PAGE_CSP
     cdef int i
+    if workers < 1 or workers > MAX_WORKERS:
+        # a worker without a search state would answer 503 to every request
+        raise ValueError("workers must be from 1 to %d, not %d" % (MAX_WORKERS, workers))
     unload()
     INDEX = index.open_titles()
     TI = &(<Index>INDEX).ix
@@ -433,15 +439,18 @@ cdef class WikiSearch(HttpProtocol):
                             ENDS[page] - OFFSETS[page], False)
 
     cdef int xml(self, Request req, Response res) noexcept nogil:
-        cdef Slice r = req.header("Range")
-        cdef size_t i = 6
+        cdef px_request* r = req.r
+        cdef px_range ranges[PX_RANGE_MAX]
+        cdef size_t count = 0
         worker_state(<Transport>req.t)
         # as PyParallel's example: the dump is tens of GB, only byte ranges of it are
-        # served (a Range the HTTP layer would ignore would send all of it: refused too)
-        while i < r.n and (r.p[i] == c' ' or r.p[i] == c'\t'):
-            i += 1
-        if r.p == NULL or r.n < 7 or memcmp(r.p, "bytes=", 6) != 0 or i >= r.n \
-                or not (r.p[i] == c'-' or (r.p[i] >= c'0' and r.p[i] <= c'9')):
+        # served. Whatever file_range would answer with the whole dump is refused
+        # instead: no Range, one it ignores (unparsable, reversed, more than
+        # PX_RANGE_MAX parts), or any If-Range (the dump has no validator, so an
+        # If-Range never matches and the Range would be dropped). HEAD sends no body.
+        if r.range.p == NULL or r.if_range.p != NULL or (r.method_id == PX_METHOD_GET
+                and px_range_parse(r.range.p, r.range.n, DUMP_SIZE, ranges, PX_RANGE_MAX,
+                                  &count) == PX_RANGE_IGNORE):
             return json_error(res, 400, "Ranged-request required", 23)
         res.header("Content-Security-Policy", API_CSP)
         res.header("X-Content-Type-Options", "nosniff")

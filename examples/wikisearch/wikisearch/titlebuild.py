@@ -11,6 +11,7 @@ from . import fold as folding
 from .errors import WikisearchError
 from .titlesort import build_hash, gather, hash_lookup, sort_pages
 
+MAX_NAMESPACES = 64    # titleindex.pxd NS_MAX
 MAX_HOPS = 8            # redirect chains are followed this far (MediaWiki follows one)
 
 
@@ -161,6 +162,9 @@ def build_title_arrays(col, namespaces, unescape, log=None):
         lo = int(np.searchsorted(sorted_ns, k, "left"))
         hi = int(np.searchsorted(sorted_ns, k, "right"))
         ranges.append([int(k), namespaces.get(int(k), ""), lo, hi])
+    if len(ranges) > MAX_NAMESPACES:     # titleindex.NS_MAX: the server could not load it
+        raise WikisearchError("the dump has pages in %d namespaces; this index format holds at most %d"
+                              % (len(ranges), MAX_NAMESPACES))
 
     for name, a in (("title_offsets", toff), ("name_skip", skip), ("namespaces", ns),
                     ("targets", targets), ("key_offsets", koff), ("key_pages", key_pages),

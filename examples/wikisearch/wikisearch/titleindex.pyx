@@ -335,10 +335,11 @@ cdef int32_t find_url_title(const TitleIndex* ix, const char* t, size_t n, char*
                             size_t cap) noexcept nogil:
     """Page for a title as Wikipedia's URLs write it: underscores for spaces
     (leading/trailing ones ignored), the first letter of the name in either case, the
-    namespace name in any ASCII case. buf: scratch of cap >= 2 * n + 8 bytes."""
-    cdef size_t i, m = 0, colon, k
+    namespace name in any ASCII case or with its first letter in either case. buf: scratch of cap >= 2 * n + 8 bytes."""
+    cdef size_t i, m = 0, colon, k, nn
     cdef int32_t p
     cdef int j
+    cdef bint same
     cdef char* a = buf
     cdef char* b
     cdef char c
@@ -365,22 +366,30 @@ cdef int32_t find_url_title(const TitleIndex* ix, const char* t, size_t n, char*
     colon = 0
     while colon < m and a[colon] != b':':
         colon += 1
-    if colon < m:
+    if colon < m and colon > 0:
         for j in range(ix.nns):
-            if ix.ns_name_n[j] == colon and colon > 0:
+            nn = ix.ns_name_n[j]
+            if nn == 0:
+                continue
+            same = nn == colon
+            if same:
                 for k in range(colon):
                     c = a[k]
                     if (c | 32 if b'A' <= c <= b'Z' else c) != \
                             (ix.ns_name[j][k] | 32 if b'A' <= ix.ns_name[j][k] <= b'Z' else ix.ns_name[j][k]):
+                        same = False
                         break
-                else:
-                    memcpy(b, ix.ns_name[j], colon)
-                    b[colon] = b':'
-                    k = colon + 1
-                    while k < m and a[k] == b' ':
-                        k += 1
-                    i = ucfirst_into(ix, a + k, m - k, b + colon + 1)
-                    return find_title(ix, b, colon + 1 + i)
+            if not same:        # a non-ASCII name with its first letter in lower case
+                k = ucfirst_into(ix, a, colon, b)           # ("категория:")
+                same = k == nn and memcmp(b, ix.ns_name[j], nn) == 0
+            if same:
+                memcpy(b, ix.ns_name[j], nn)
+                b[nn] = b':'
+                k = colon + 1
+                while k < m and a[k] == b' ':
+                    k += 1
+                i = ucfirst_into(ix, a + k, m - k, b + nn + 1)
+                return find_title(ix, b, nn + 1 + i)
     i = ucfirst_into(ix, a, m, b)
     return find_title(ix, b, i)
 
