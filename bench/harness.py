@@ -56,6 +56,12 @@ FILE_SEED = 20240601
 PLAIN = b"Hello, World!"
 MIN_CPU_S = 0.2          # below 20 ticks of 1/100 s a run's CPU figure is mostly rounding
 DISTURBED = 0.5          # other processes' CPU (cores) above which a row is flagged
+RESULTS_DIR = BENCH / "results"    # committed raw data of full runs
+README = REPO / "README.md"
+
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+import rawdata  # noqa: E402  (bench/rawdata.py)
 
 
 def log(msg: str) -> None:
@@ -102,7 +108,7 @@ class ServerCmd:
     """How one contender serves one or more roles with one process (tree)."""
     argv: ArgvFn
     env: Callable[[Ctx], dict] = lambda ctx: {}
-    strict_check: bool = True      # False: canned responses (the floor)
+    strict_check: bool = True      # False: canned responses (the C reference responders)
     notes: dict = field(default_factory=dict)   # role -> note shown in that role's rows
     start_timeout: float = 20.0
 
@@ -154,6 +160,8 @@ class Row:
     server_util: float = 0.0
     client_util: float = 0.0
     other_util: float = 0.0
+    errors: dict = field(default_factory=dict)    # kind -> count, summed over all measured runs
+    failed_runs: int = 0
     extra: dict = field(default_factory=dict)
 
 
@@ -375,8 +383,35 @@ def wikisearch_argv(ctx: Ctx, port: int, w: int) -> list:
             "--port", str(port), "--workers", str(w)]
 
 
-def floor_argv(echo: bool) -> ArgvFn:
-    return lambda ctx, port, w: [need("floor"), str(port), "--workers", str(w)] + (["--echo"] if echo else [])
+def ref_argv(binary: str, echo: bool) -> ArgvFn:
+    """bench/ref_epoll.c or bench/ref_uring.c (compiled by run.sh into bench/out/bin)."""
+    return lambda ctx, port, w: [need(binary), str(port), "--workers", str(w)] + (["--echo"] if echo else [])
+
+
+H2O_CONF = """\
+{user}num-threads: {workers}
+error-log: {dir}/error.log
+hosts:
+  "{host}:{port}":
+    listen:
+      host: {host}
+      port: {port}
+    paths:
+      /:
+        file.dir: {root}
+"""
+
+
+def h2o_argv(ctx: Ctx, port: int, w: int) -> list:
+    """Debian's h2o serving the docroot as static files (/plaintext, /json and /file/ are files).
+    As root it needs `user: root`; no pid-file (h2o's default is none)."""
+    exe = need("h2o")
+    d = ctx.tmp / f"h2o-{port}"
+    d.mkdir(parents=True, exist_ok=True)
+    user = "user: root\n" if os.geteuid() == 0 else ""
+    conf = d / "h2o.conf"
+    conf.write_text(H2O_CONF.format(user=user, workers=w, dir=d, host=HOST, port=port, root=ctx.docroot))
+    return [exe, "-m", "master", "-c", str(conf)]
 
 
 def peer_http(loop: str) -> ArgvFn:
@@ -456,15 +491,21 @@ def contenders() -> list:
     echo = ServerCmd(pxcy_run("pxcy.protocols.echo:Echo"), env=pxcy_env)
     wiki = ServerCmd(wikisearch_argv, env=pxcy_env, start_timeout=60.0)
     nginx = ServerCmd(nginx_argv, notes={"static": "sendfile on; tcp_nopush on"})
+    h2o = ServerCmd(h2o_argv, notes={"http": "static file", "static": "file.dir"})
     asy = ServerCmd(peer_http("asyncio"), notes={"static": "pread + write"})
     uvl = ServerCmd(peer_http("uvloop"), notes={"static": "pread + write (uvloop has no loop.sendfile)"})
     return [
         Contender("pxcy", "pxcy", {"http": hello, "static": static, "echo": echo, "wiki": wiki}, is_pxcy=True),
-        Contender("floor", "floor (C epoll)", {
-            "http": ServerCmd(floor_argv(False), strict_check=False,
+        Contender("epoll-ref", "C epoll reference responder", {
+            "http": ServerCmd(ref_argv("ref_epoll", False), strict_check=False,
                               notes={"http": "canned response, parses nothing"}),
-            "echo": ServerCmd(floor_argv(True))}),
+            "echo": ServerCmd(ref_argv("ref_epoll", True))}),
+        Contender("uring-ref", "C io_uring reference responder", {
+            "http": ServerCmd(ref_argv("ref_uring", False), strict_check=False,
+                              notes={"http": "canned response, parses nothing"}),
+            "echo": ServerCmd(ref_argv("ref_uring", True))}),
         Contender("nginx", "nginx", {"http": nginx, "static": nginx}),
+        Contender("h2o", "h2o", {"http": h2o, "static": h2o}),
         Contender("asyncio", "asyncio+httptools", {"http": asy, "static": asy}),
         Contender("uvloop", "uvloop+httptools", {"http": uvl, "static": uvl,
                                                  "echo": ServerCmd(peer_echo("uvloop"))}),
@@ -649,12 +690,7 @@ class Runner:
         res.server_util = res.cpu_s / wall
         res.client_util = (ccpu1 - ccpu0) / wall
         res.other_util = max(0.0, (busy1 - busy0) - res.cpu_s - (ccpu1 - ccpu0)) / wall
-        bad = {k: v for k, v in res.errors.items() if v}
-        if res.requests == 0:
-            res.error = "no requests completed"
-        elif bad:
-            res.error = f"errors {bad}"
-        res.ok = res.requests > 0 and not bad.get("status") and res.errors.get("io", 0) == 0
+        judge(res)
         return self._record(res, record)
 
     def _record(self, res: RunResult, record: bool) -> RunResult:
@@ -671,11 +707,40 @@ class Runner:
         return res
 
 
+def judge(res: RunResult) -> RunResult:
+    """A run is ok only with requests done and no error of any kind: wrk's connect, read,
+    write, timeout and status (HTTP status > 399) counts, the echo client's I/O errors."""
+    bad = {k: v for k, v in res.errors.items() if v}
+    if res.requests == 0:
+        res.error = res.error or "no requests completed"
+    elif bad:
+        res.error = "errors " + ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
+    res.ok = res.requests > 0 and not bad
+    return res
+
+
+def error_totals(results: list) -> dict:
+    tot: dict = {}
+    for r in results:
+        for k, v in r.errors.items():
+            tot[k] = tot.get(k, 0) + int(v)
+    return tot
+
+
+def fmt_errors(errors: dict) -> str:
+    bad = {k: v for k, v in errors.items() if v}
+    if not bad:
+        return "0"
+    return f"**{sum(bad.values())}** (" + ", ".join(f"{k} {v}" for k, v in sorted(bad.items())) + ")"
+
+
 def summarize(section: str, load: str, server: str, results: list, note: str = "") -> Row:
+    results = [judge(r) for r in results]
     good = [r for r in results if r.ok]
+    errors, failed = error_totals(results), len(results) - len(good)
     if not good:
         err = next((r.error for r in results if r.error), "no successful run")
-        return Row(section, load, server, "failed", note=err, runs=0)
+        return Row(section, load, server, "failed", note=err, runs=0, errors=errors, failed_runs=failed)
     med = statistics.median
     cpus = [r.cpu_per_100k for r in good]
     m = med(cpus)
@@ -684,7 +749,7 @@ def summarize(section: str, load: str, server: str, results: list, note: str = "
               p99_us=med(r.p99_us for r in good), cpu_per_100k=m,
               cpu_spread=(max(cpus) - min(cpus)) / 2 / m if m else 0.0,
               server_util=med(r.server_util for r in good), client_util=med(r.client_util for r in good),
-              other_util=med(r.other_util for r in good))
+              other_util=med(r.other_util for r in good), errors=errors, failed_runs=failed)
     notes = [row.note] if row.note else []
     if len(good) < len(results):
         notes.append(f"{len(results) - len(good)} run(s) failed")
@@ -870,7 +935,7 @@ class Harness:
         ncpu = os.cpu_count() or 1
         base = [l for l in loads(depth) if l.name in ("plaintext", f"pipeline{depth}")]
         keep = self.contenders
-        self.contenders = [c for c in keep if c.name in ("pxcy", "nginx", "floor")]
+        self.contenders = [c for c in keep if c.name in ("pxcy", "nginx", "epoll-ref", "uring-ref")]
         try:
             for w in workers_list:
                 if ncpu >= 2 * w:
@@ -956,13 +1021,23 @@ def fmt_ms(us: float) -> str:
 LOAD_UNIT = {"echo": "msg"}
 
 
+def client_bound(r: Row, w: int) -> bool:
+    """† : the load generator, not the server, was the bottleneck of this row."""
+    return r.client_util > 0.9 * w and r.server_util < 0.9 * w
+
+
+DAGGER = ("† = load generator limited: the load generator was the bottleneck (client ≥ 0.9 core per "
+          "worker, server < 0.9), so req/s and latency say little about the server and **CPU s / 100k req** "
+          "is the figure to compare.")
+
+
 def table_md(rows: list, section: str) -> list:
     rows = [r for r in rows if r.section == section]
     if not rows:
         return []
     out = ["| load | server | req/s | p50 ms | p99 ms | CPU s / 100k req | server CPU util | other CPU | "
-           "pxcy CPU ÷ this | pxcy req/s ÷ this | note |",
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+           "pxcy CPU ÷ this | pxcy req/s ÷ this | errors | note |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
     order: list = []
     for r in rows:
         if r.load not in order:
@@ -975,9 +1050,10 @@ def table_md(rows: list, section: str) -> list:
             cell_load = f"**{load}**" if first else ""
             first = False
             if r.status != "ok":
-                out.append(f"| {cell_load} | {r.server} | {r.status} | | | | | | | | {md_escape(r.note)} |")
+                out.append(f"| {cell_load} | {r.server} | {r.status} | | | | | | | | "
+                           f"{fmt_errors(r.errors) if r.errors else ''} | {md_escape(r.note)} |")
                 continue
-            flag = " †" if r.client_util > 0.9 and r.server_util < 0.9 else ""
+            flag = " †" if client_bound(r, 1) else ""
             spread = f" ±{r.cpu_spread * 100:.0f}%" if r.runs > 1 else ""
             cpu = f"{r.cpu_per_100k:.3f}{spread}" if r.cpu_per_100k else "n/a"
             if px and r.server != "pxcy":
@@ -989,7 +1065,7 @@ def table_md(rows: list, section: str) -> list:
             note = r.note + ("" if r.runs >= 3 else f"; median of {r.runs}")
             out.append(f"| {cell_load} | {r.server} | {fmt_rate(r.rps)}{flag} | {fmt_ms(r.p50_us)} | "
                        f"{fmt_ms(r.p99_us)} | {cpu} | {r.server_util:.2f} | {r.other_util:.2f} | {rc} | {rr} | "
-                       f"{md_escape(note.strip('; '))} |")
+                       f"{fmt_errors(r.errors)} | {md_escape(note.strip('; '))} |")
     return out
 
 
@@ -1000,7 +1076,7 @@ def scaling_md(rows: list) -> list:
         return []
     w_of = lambda r: int(r.section[len("scaling-w"):])
     out = ["| load | server | workers | req/s | p50 ms | p99 ms | CPU s / 100k req | server CPU util | "
-           "req/s ÷ (W × req/s at W=1) | note |", "|---|---|--:|--:|--:|--:|--:|--:|--:|---|"]
+           "req/s ÷ (W × req/s at W=1) | errors | note |", "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
     keys: list = []
     for r in rows:
         if (r.load, r.server) not in keys:
@@ -1011,13 +1087,14 @@ def scaling_md(rows: list) -> list:
         for r in group:
             w = w_of(r)
             if r.status != "ok":
-                out.append(f"| {load} | {server} | {w} | {r.status} | | | | | | {md_escape(r.note)} |")
+                out.append(f"| {load} | {server} | {w} | {r.status} | | | | | | "
+                           f"{fmt_errors(r.errors) if r.errors else ''} | {md_escape(r.note)} |")
                 continue
             eff = f"{r.rps / (w * base.rps):.2f}" if base and base.rps else "—"
-            flag = " †" if r.client_util > 0.9 * w and r.server_util < 0.9 * w else ""
+            flag = " †" if client_bound(r, w) else ""
             out.append(f"| {load} | {server} | {w} | {fmt_rate(r.rps)}{flag} | {fmt_ms(r.p50_us)} | "
                        f"{fmt_ms(r.p99_us)} | {r.cpu_per_100k:.3f} | {r.server_util:.2f} | {eff} | "
-                       f"{md_escape(r.note)} |")
+                       f"{fmt_errors(r.errors)} | {md_escape(r.note)} |")
     return out
 
 
@@ -1053,12 +1130,12 @@ def targets_md(rows: list, memory: list) -> list:
 
     check("`/plaintext`: CPU per request ≤ nginx's", cpu("plaintext", "pxcy"), cpu("plaintext", "nginx"),
           lambda a, b: a <= b, ratio)
-    check("`/plaintext`: within 10% of the floor", cpu("plaintext", "pxcy"), cpu("plaintext", "floor"),
+    check("`/plaintext`: within 10% of the epoll reference", cpu("plaintext", "pxcy"), cpu("plaintext", "epoll-ref"),
           lambda a, b: a <= 1.10 * b, ratio)
     pl = next((r.load for r in rows if r.load.startswith("pipeline")), "pipeline16")
     check(f"{pl}: ≥ 5× nginx's req/s", rps(pl, "pxcy"), rps(pl, "nginx"), lambda a, b: a >= 5 * b,
           lambda a, b: f"{a / 1e3:,.1f}k vs {b / 1e3:,.1f}k req/s ({a / b:.1f}×)")
-    check(f"{pl}: ≥ 60% of the floor's req/s", rps(pl, "pxcy"), rps(pl, "floor"), lambda a, b: a >= 0.6 * b,
+    check(f"{pl}: ≥ 60% of the epoll reference's req/s", rps(pl, "pxcy"), rps(pl, "epoll-ref"), lambda a, b: a >= 0.6 * b,
           lambda a, b: f"{a / 1e3:,.1f}k vs {b / 1e3:,.1f}k req/s ({100 * a / b:.0f}%)")
     for load in ("range16k", "range256k"):
         check(f"{load}: CPU per request ≤ nginx's", cpu(load, "pxcy"), cpu(load, "nginx"),
@@ -1081,7 +1158,11 @@ def targets_md(rows: list, memory: list) -> list:
     return ["| target | measured (1 worker, pinned) | met |", "|---|---|---|"] + L
 
 
-def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict) -> None:
+def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict,
+                 raw_dir: str = "", wiki_md: Optional[Path] = None) -> None:
+    """Render the Markdown from rows + memory + meta alone (no clock, no machine state):
+    the same raw data gives the same file byte for byte."""
+    failed_runs = sum(r.failed_runs for r in h.rows)
     px_rows = [r for r in h.rows if r.server == "pxcy"]
     px_missing = (not px_rows and any(c.name == "pxcy" for c in h.contenders)) or \
         any(r.status != "ok" for r in px_rows)
@@ -1098,8 +1179,12 @@ def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict)
         L += [f"> **Busy machine**: other work used a median {statistics.median(others):.2f} cores during the "
               f"measured runs (column *other CPU*); req/s and latency are disturbed, CPU per request less so. "
               f"Rows with ≥ {DISTURBED} are marked ⚠. Rerun on an idle machine for figures to quote.", ""]
-    L += ["Generated by `bench/harness.py`; methodology in `docs/benchmarks.md`. "
-          "Raw per-run JSON: `bench/out/<stamp>/runs.jsonl` (not committed).", "",
+    raw = (f"Raw data of this run: `{raw_dir}/` (regenerate this file: `bench/run.sh --report-from {raw_dir}`)."
+           if raw_dir.startswith("bench/results/") else
+           f"Raw data of this run: `{raw_dir}/` — not committed (a `--quick`/`--only`/`--runs`/`--duration`/"
+           "`--results` run; full runs keep theirs under `bench/results/`)." if raw_dir else "Raw data of this run: not kept (a `--quick`/`--only`/`--results` run; full runs keep "
+           "theirs under `bench/results/`).")
+    L += ["Generated by `bench/harness.py` — do not edit by hand; methodology in `docs/benchmarks.md`. " + raw, "",
           "| | |", "|---|---|"]
     for k in ("date", "command", "git_commit", "nproc", "cpu", "mem_gib", "kernel", "loadavg_at_start",
               "python", "cython", "pxcy", "nginx", "wrk", "uvloop", "httptools"):
@@ -1119,8 +1204,12 @@ def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict)
           "(1.00 = one core busy); **other CPU** is the rest of the machine's busy time during the run, in cores "
           "(other processes, and irq/softirq time charged to no process) — well above 0.1 means the run was "
           "disturbed; **pxcy ÷ this** compares pxcy's median with that row's (CPU: < 1 means "
-          "pxcy spends less; req/s: > 1 means pxcy is faster). † = load generator was the bottleneck "
-          "(client ≥ 0.9 core, server < 0.9), so req/s says little and CPU/100k is the figure to compare.", ""]
+          "pxcy spends less; req/s: > 1 means pxcy is faster); **errors** are wrk's connect, read, write, "
+          "timeout and status (HTTP status > 399) counts (echo client: I/O errors) summed over the measured "
+          "runs — a run with any error is failed and left out of the medians.", "", DAGGER, ""]
+    if failed_runs:
+        L[2:2] = [f"> **{failed_runs} measured run(s) failed** (errors or no requests): see the *errors* "
+                  "column and notes; those runs are not in the medians.", ""]
     if any(r.section.startswith("scaling-w") for r in h.rows):
         L += ["## Scaling", "", titles.get("scaling", ""), ""] + scaling_md(h.rows) + [""]
     for section, title in titles.items():
@@ -1151,8 +1240,8 @@ def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict)
               "Checked against the pinned 1-worker table and the memory figures above; a target "
               "within the run-to-run spread (± column) is met within noise. Where pxcy's CPU per request "
               "goes: docs/benchmarks.md (Profile). Multi-core scaling: bench/RESULTS-scaling.md.", ""] + targets + [""]
-    wiki = BENCH / "WIKISEARCH.md"
-    if not params.get("scaling") and wiki.exists():
+    wiki = wiki_md
+    if not params.get("scaling") and wiki is not None and wiki.exists():
         L += ["", "<!-- appended from bench/WIKISEARCH.md (written by bench/wikisearch.py) -->", "",
               wiki.read_text().strip(), ""]
     path.write_text("\n".join(L))
@@ -1168,6 +1257,10 @@ def make_data_file(ctx: Ctx) -> None:
     p = ctx.docroot / "file" / FILE_NAME
     p.write_bytes(ctx.data)
     os.chmod(p, 0o644)
+    # h2o serves /plaintext and /json as static files with the same bodies as the other servers
+    for name, body in (("plaintext", PLAIN), ("json", b'{"message":"Hello, World!"}')):
+        (ctx.docroot / name).write_bytes(body)
+        os.chmod(ctx.docroot / name, 0o644)
 
 
 def wiki_titles(ctx: Ctx, limit: int = 5000) -> list:
@@ -1204,15 +1297,27 @@ def make_wiki_paths(ctx: Ctx) -> None:
     ctx.wiki_paths = {"offsets": offsets, "titles": pages}
 
 
-def rerender(out_dir: Path, results: Optional[str]) -> int:
-    """Rebuild rows from the raw runs (so summary rules apply anew) and write the Markdown."""
-    summary = json.loads((out_dir / "results.json").read_text())
-    runs = [RunResult(**json.loads(l)) for l in (out_dir / "runs.jsonl").read_text().splitlines() if l]
+def rel(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(REPO))
+    except ValueError:
+        return str(p)
+
+
+def rerender(out_dir: Path, results: Optional[str], readme: Optional[Path] = None) -> int:
+    """Rebuild rows from the raw runs (so summary rules apply anew) and write the Markdown.
+    Reads only files under out_dir: the same raw data gives the same Markdown."""
+    if not (out_dir / "results.json").exists():
+        print(f"harness.py: error: --report-from {out_dir}: no results.json there", file=sys.stderr)
+        return 2
+    summary, run_dicts = rawdata.load(out_dir)
+    fields = {f.name for f in dataclasses.fields(RunResult)}
+    runs = [RunResult(**{k: v for k, v in d.items() if k in fields}) for d in run_dicts]
     h = Harness.__new__(Harness)
     h.contenders, h.memory = contenders(), summary["memory"]
     h.rows = []
     for d in summary["rows"]:
-        old = Row(**d)
+        old = Row(**{k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(Row)}})
         mine = [r for r in runs if (r.section, r.load, r.server) == (old.section, old.load, old.server)]
         if old.status == "ok" and mine:
             derived = re.compile(r"^(\d+ run\(s\) failed|too little|⚠|median of)")
@@ -1222,9 +1327,20 @@ def rerender(out_dir: Path, results: Optional[str]) -> int:
             h.rows.append(old)
     titles = summary.get("titles") or {s: s for s in dict.fromkeys(r.section for r in h.rows)}
     path = Path(results or BENCH / ("RESULTS-scaling.md" if summary["params"].get("scaling") else "RESULTS.md"))
-    write_report(path, summary["meta"], h, titles, summary["params"])
+    write_report(path, summary["meta"], h, titles, summary["params"], raw_dir=rel(out_dir),
+                 wiki_md=out_dir / "WIKISEARCH.md")
     log(f"wrote {path} from {out_dir}")
+    if readme is not None and not summary["params"].get("scaling"):
+        update_readme(readme, summary["meta"], summary["params"], h, rel(out_dir))
     return 0
+
+
+def update_readme(readme: Path, meta: dict, params: dict, h, raw_dir: str) -> None:
+    block = rawdata.readme_block(meta, params, h.rows, h.memory, lambda r: client_bound(r, 1), raw_dir)
+    if rawdata.rewrite_readme(readme, block):
+        log(f"rewrote the performance block of {readme}")
+    else:
+        log(f"{readme}: no {rawdata.README_BEGIN[:24]}... markers; README left alone")
 
 
 def raise_nofile() -> None:
@@ -1237,7 +1353,7 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description="pxcy benchmark harness (run via bench/run.sh)")
     ap.add_argument("--quick", action="store_true", help="short durations; whole run in a few minutes")
     ap.add_argument("--only", action="append", default=[],
-                    help="restrict to servers (pxcy,floor,nginx,asyncio,uvloop), loads (plaintext,pipeline16,"
+                    help="restrict to servers (pxcy,epoll-ref,uring-ref,nginx,h2o,asyncio,uvloop), loads (plaintext,pipeline16,"
                          "json,range16k,range256k,echo) and/or sections (pinned,workers2,memory,wikisearch); "
                          "comma-separated, repeatable")
     ap.add_argument("--scaling", action="store_true", help="run the worker-scaling mode instead")
@@ -1261,14 +1377,19 @@ def parse_args(argv=None):
     ap.add_argument("--pxcy-python", default=os.environ.get("PXCY_PYTHON", sys.executable))
     ap.add_argument("--command", default=os.environ.get("BENCH_COMMAND"))
     ap.add_argument("--report-from", metavar="OUTDIR",
-                    help="measure nothing: re-render the Markdown from OUTDIR/results.json (+ runs.jsonl)")
+                    help="measure nothing: re-render the Markdown from OUTDIR/results.json + runs.jsonl(.gz) "
+                         "(a bench/results/<run> dir or a bench/out/<stamp> dir)")
+    ap.add_argument("--keep-raw", choices=("auto", "yes", "no"), default="auto",
+                    help="save the raw data under bench/results/<date>-<commit>/ (auto: full runs only, "
+                         "i.e. no --quick, --only, --runs, --duration or --results)")
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.report_from:
-        return rerender(Path(args.report_from), args.results)
+        default_md = args.results is None or Path(args.results).resolve() == (BENCH / "RESULTS.md").resolve()
+        return rerender(Path(args.report_from), args.results, README if default_md else None)
     only = {x.strip() for o in args.only for x in o.split(",") if x.strip()}
     q = args.quick
     runs = args.runs or 3
@@ -1335,7 +1456,7 @@ def main(argv=None) -> int:
                 h.run_table(t)
             if h.wants_section("workers2"):
                 t = TableSpec("workers2", "2 workers, unpinned (pxcy --workers 2, nginx worker_processes 2, "
-                              "peers/floor fork 2 SO_REUSEPORT processes); load generator unpinned, 1 thread",
+                              "peers and reference responders fork 2 SO_REUSEPORT processes, h2o num-threads 2); load generator unpinned, 1 thread",
                               2, None, ClientSpec(None, threads=1 if ncpu <= 2 else 2),
                               loads(depth), duration2, runs, warmup)
                 titles["workers2"] = t.title
@@ -1355,10 +1476,20 @@ def main(argv=None) -> int:
                   "scaling": args.scaling}
         summary = {"meta": meta, "params": params, "titles": titles,
                    "rows": [dataclasses.asdict(r) for r in h.rows], "memory": h.memory}
-        (out_dir / "results.json").write_text(json.dumps(summary, indent=1))
-        results_path = Path(args.results or BENCH / ("RESULTS-scaling.md" if args.scaling else "RESULTS.md"))
-        write_report(results_path, meta, h, titles, params)
-        log(f"wrote {results_path} and {out_dir}/results.json")
+        (out_dir / "results.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+        h.runs_file.close()
+        full = not (q or only or args.runs or args.duration or args.results)
+        src = out_dir
+        if args.keep_raw == "yes" or (args.keep_raw == "auto" and full):
+            src = rawdata.save(RESULTS_DIR / rawdata.run_dir_name(meta, args.scaling), summary,
+                               out_dir / "runs.jsonl", None if args.scaling else BENCH / "WIKISEARCH.md")
+            log(f"raw data kept in {rel(src)} (commit it with the Markdown)")
+        # the Markdown always comes from the saved files, exactly as --report-from would make it
+        rc = rerender(src, args.results, README if full else None)
+        failed = sum(r.failed_runs for r in h.rows)
+        if failed:
+            log(f"{failed} measured run(s) failed (wrk/echo errors or no requests): exit status 1")
+            rc = rc or 1
     except KeyboardInterrupt as e:
         log(f"interrupted ({e}); stopping servers")
         rc = 130
