@@ -112,6 +112,10 @@ def readme_block(meta: dict, params: dict, rows: list, memory: list, dagger, raw
                "compare CPU per request, not req/s)"]
     if params.get("quick"):
         caveats.append("a `--quick` run: short, indicative only")
+    others = sorted(r.other_util for r in rows if r.status == "ok")
+    if others and others[len(others) // 2] >= 0.3:
+        caveats.append("a busy machine (other work used a median "
+                       f"{others[len(others) // 2]:.2f} cores; see the *other CPU* column)")
     if failed:
         caveats.append(f"{failed} measured run(s) failed and are left out (see the errors column)")
     if "uncommitted" in commit:
