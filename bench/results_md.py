@@ -155,7 +155,8 @@ def scaling_md(rows: list) -> list:
             eff = f"{r.rps / (w * base.rps):.2f}" if base and base.rps else "—"
             flag = " †" if client_bound(r, w) else ""
             out.append(f"| {load} | {server} | {w} | {fmt_rate(r.rps)}{flag} | {fmt_ms(r.p50_us)} | "
-                       f"{fmt_ms(r.p99_us)} | {r.cpu_per_100k:.3f} | {r.server_util:.2f} | {eff} | "
+                       f"{fmt_ms(r.p99_us)} | {f'{r.cpu_per_100k:.3f}' if r.cpu_per_100k else 'n/a'} | "
+                       f"{r.server_util:.2f} | {eff} | "
                        f"{fmt_errors(r.errors)} | {md_escape(r.note)} |")
     return out
 

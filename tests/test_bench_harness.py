@@ -228,3 +228,22 @@ def test_h2o_answers_correctly(tmp_path):
     if not shutil.which("h2o"):
         pytest.skip("h2o not installed (tools/setup.sh installs it)")
     _serve_and_check(_ctx(tmp_path), "h2o", {"http": ("plaintext", "pipeline16", "json", "range16k", "range256k")})
+
+
+def test_scaling_rows_flag_dagger_per_worker_and_na_cpu():
+    rows = [H.Row("scaling-w1", "plaintext", "pxcy", "ok", runs=3, rps=1e5, cpu_per_100k=0.0,
+                  client_util=0.95, server_util=0.5),
+            H.Row("scaling-w4", "plaintext", "pxcy", "ok", runs=3, rps=3e5, cpu_per_100k=0.4,
+                  client_util=3.8, server_util=3.0, errors={"timeout": 2}, failed_runs=1)]
+    md = sys.modules["results_md"].scaling_md(rows)
+    w1, w4 = md[2], md[3]
+    assert "| n/a |" in w1 and " †" in w1
+    assert " †" in w4 and "**2** (timeout 2)" in w4
+
+
+def test_dirty_tree_is_named_in_the_raw_dir_and_the_readme():
+    meta = {"date": "2026-12-01T23:00:00+00:00", "git_commit": "abc1234 (+ uncommitted changes)"}
+    assert rawdata.run_dir_name(meta, False) == "20261201-abc1234-dirty"
+    assert rawdata.run_dir_name(meta, True) == "20261201-abc1234-dirty-scaling"
+    block = "\n".join(rawdata.readme_block(meta, {}, [], [], lambda r: False, ""))
+    assert "uncommitted" in block and "load generator limited" in block
