@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as _dt
 import html
 import http.client
 import json
 import os
-import platform
 import random
 import re
 import resource
@@ -55,7 +53,13 @@ FILE_SIZE = 64 * 1024 * 1024
 FILE_SEED = 20240601
 PLAIN = b"Hello, World!"
 MIN_CPU_S = 0.2          # below 20 ticks of 1/100 s a run's CPU figure is mostly rounding
-DISTURBED = 0.5          # other processes' CPU (cores) above which a row is flagged
+RESULTS_DIR = BENCH / "results"    # committed raw data of full runs
+README = REPO / "README.md"
+
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+import rawdata  # noqa: E402  (bench/rawdata.py)
+from results_md import DAGGER, DISTURBED, client_bound, machine_info, table_md, write_report  # noqa: E402,F401
 
 
 def log(msg: str) -> None:
@@ -102,7 +106,7 @@ class ServerCmd:
     """How one contender serves one or more roles with one process (tree)."""
     argv: ArgvFn
     env: Callable[[Ctx], dict] = lambda ctx: {}
-    strict_check: bool = True      # False: canned responses (the floor)
+    strict_check: bool = True      # False: canned responses (the C reference responders)
     notes: dict = field(default_factory=dict)   # role -> note shown in that role's rows
     start_timeout: float = 20.0
 
@@ -154,6 +158,8 @@ class Row:
     server_util: float = 0.0
     client_util: float = 0.0
     other_util: float = 0.0
+    errors: dict = field(default_factory=dict)    # kind -> count, summed over all measured runs
+    failed_runs: int = 0
     extra: dict = field(default_factory=dict)
 
 
@@ -375,8 +381,35 @@ def wikisearch_argv(ctx: Ctx, port: int, w: int) -> list:
             "--port", str(port), "--workers", str(w)]
 
 
-def floor_argv(echo: bool) -> ArgvFn:
-    return lambda ctx, port, w: [need("floor"), str(port), "--workers", str(w)] + (["--echo"] if echo else [])
+def ref_argv(binary: str, echo: bool) -> ArgvFn:
+    """bench/ref_epoll.c or bench/ref_uring.c (compiled by run.sh into bench/out/bin)."""
+    return lambda ctx, port, w: [need(binary), str(port), "--workers", str(w)] + (["--echo"] if echo else [])
+
+
+H2O_CONF = """\
+{user}num-threads: {workers}
+error-log: {dir}/error.log
+hosts:
+  "{host}:{port}":
+    listen:
+      host: {host}
+      port: {port}
+    paths:
+      /:
+        file.dir: {root}
+"""
+
+
+def h2o_argv(ctx: Ctx, port: int, w: int) -> list:
+    """Debian's h2o serving the docroot as static files (/plaintext, /json and /file/ are files).
+    As root it needs `user: root`; no pid-file (h2o's default is none)."""
+    exe = need("h2o")
+    d = ctx.tmp / f"h2o-{port}"
+    d.mkdir(parents=True, exist_ok=True)
+    user = "user: root\n" if os.geteuid() == 0 else ""
+    conf = d / "h2o.conf"
+    conf.write_text(H2O_CONF.format(user=user, workers=w, dir=d, host=HOST, port=port, root=ctx.docroot))
+    return [exe, "-m", "master", "-c", str(conf)]
 
 
 def peer_http(loop: str) -> ArgvFn:
@@ -456,15 +489,21 @@ def contenders() -> list:
     echo = ServerCmd(pxcy_run("pxcy.protocols.echo:Echo"), env=pxcy_env)
     wiki = ServerCmd(wikisearch_argv, env=pxcy_env, start_timeout=60.0)
     nginx = ServerCmd(nginx_argv, notes={"static": "sendfile on; tcp_nopush on"})
+    h2o = ServerCmd(h2o_argv, notes={"http": "static file", "static": "file.dir"})
     asy = ServerCmd(peer_http("asyncio"), notes={"static": "pread + write"})
     uvl = ServerCmd(peer_http("uvloop"), notes={"static": "pread + write (uvloop has no loop.sendfile)"})
     return [
         Contender("pxcy", "pxcy", {"http": hello, "static": static, "echo": echo, "wiki": wiki}, is_pxcy=True),
-        Contender("floor", "floor (C epoll)", {
-            "http": ServerCmd(floor_argv(False), strict_check=False,
+        Contender("epoll-ref", "C epoll reference responder", {
+            "http": ServerCmd(ref_argv("ref_epoll", False), strict_check=False,
                               notes={"http": "canned response, parses nothing"}),
-            "echo": ServerCmd(floor_argv(True))}),
+            "echo": ServerCmd(ref_argv("ref_epoll", True))}),
+        Contender("uring-ref", "C io_uring reference responder", {
+            "http": ServerCmd(ref_argv("ref_uring", False), strict_check=False,
+                              notes={"http": "canned response, parses nothing"}),
+            "echo": ServerCmd(ref_argv("ref_uring", True))}),
         Contender("nginx", "nginx", {"http": nginx, "static": nginx}),
+        Contender("h2o", "h2o", {"http": h2o, "static": h2o}),
         Contender("asyncio", "asyncio+httptools", {"http": asy, "static": asy}),
         Contender("uvloop", "uvloop+httptools", {"http": uvl, "static": uvl,
                                                  "echo": ServerCmd(peer_echo("uvloop"))}),
@@ -649,12 +688,7 @@ class Runner:
         res.server_util = res.cpu_s / wall
         res.client_util = (ccpu1 - ccpu0) / wall
         res.other_util = max(0.0, (busy1 - busy0) - res.cpu_s - (ccpu1 - ccpu0)) / wall
-        bad = {k: v for k, v in res.errors.items() if v}
-        if res.requests == 0:
-            res.error = "no requests completed"
-        elif bad:
-            res.error = f"errors {bad}"
-        res.ok = res.requests > 0 and not bad.get("status") and res.errors.get("io", 0) == 0
+        judge(res)
         return self._record(res, record)
 
     def _record(self, res: RunResult, record: bool) -> RunResult:
@@ -671,11 +705,33 @@ class Runner:
         return res
 
 
+def judge(res: RunResult) -> RunResult:
+    """A run is ok only with requests done and no error of any kind: wrk's connect, read,
+    write, timeout and status (HTTP status > 399) counts, the echo client's I/O errors."""
+    bad = {k: v for k, v in res.errors.items() if v}
+    if res.requests == 0:
+        res.error = res.error or "no requests completed"
+    elif bad:
+        res.error = "errors " + ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
+    res.ok = res.requests > 0 and not bad
+    return res
+
+
+def error_totals(results: list) -> dict:
+    tot: dict = {}
+    for r in results:
+        for k, v in r.errors.items():
+            tot[k] = tot.get(k, 0) + int(v)
+    return tot
+
+
 def summarize(section: str, load: str, server: str, results: list, note: str = "") -> Row:
+    results = [judge(r) for r in results]
     good = [r for r in results if r.ok]
+    errors, failed = error_totals(results), len(results) - len(good)
     if not good:
         err = next((r.error for r in results if r.error), "no successful run")
-        return Row(section, load, server, "failed", note=err, runs=0)
+        return Row(section, load, server, "failed", note=err, runs=0, errors=errors, failed_runs=failed)
     med = statistics.median
     cpus = [r.cpu_per_100k for r in good]
     m = med(cpus)
@@ -684,7 +740,7 @@ def summarize(section: str, load: str, server: str, results: list, note: str = "
               p99_us=med(r.p99_us for r in good), cpu_per_100k=m,
               cpu_spread=(max(cpus) - min(cpus)) / 2 / m if m else 0.0,
               server_util=med(r.server_util for r in good), client_util=med(r.client_util for r in good),
-              other_util=med(r.other_util for r in good))
+              other_util=med(r.other_util for r in good), errors=errors, failed_runs=failed)
     notes = [row.note] if row.note else []
     if len(good) < len(results):
         notes.append(f"{len(results) - len(good)} run(s) failed")
@@ -870,7 +926,7 @@ class Harness:
         ncpu = os.cpu_count() or 1
         base = [l for l in loads(depth) if l.name in ("plaintext", f"pipeline{depth}")]
         keep = self.contenders
-        self.contenders = [c for c in keep if c.name in ("pxcy", "nginx", "floor")]
+        self.contenders = [c for c in keep if c.name in ("pxcy", "nginx", "epoll-ref", "uring-ref")]
         try:
             for w in workers_list:
                 if ncpu >= 2 * w:
@@ -894,271 +950,6 @@ class Harness:
 
 
 # --------------------------------------------------------------------------
-# Report
-# --------------------------------------------------------------------------
-
-def sh(cmd: list, stderr: bool = False) -> str:
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-        return ((p.stderr if stderr else p.stdout) or p.stdout or p.stderr).strip()
-    except Exception as e:
-        return f"n/a ({type(e).__name__})"
-
-
-def py_version_of(python: str, module: str) -> str:
-    code = (f"import {module} as m; print(getattr(m, '__version__', None) or "
-            f"__import__('importlib.metadata').metadata.version('{module}'))")
-    out = sh([python, "-c", code])
-    return out.splitlines()[-1] if out and "Error" not in out else "not installed"
-
-
-def machine_info(ctx: Ctx, command: str) -> dict:
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    commit = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
-    if not re.fullmatch(r"[0-9a-f]{4,40}", commit):
-        commit = "none (no commits yet)"
-    elif sh(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"]):
-        commit += " (+ uncommitted changes)"
-    return {
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "kernel": platform.release(),
-        "cpu": cpu,
-        "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "loadavg_at_start": os.getloadavg(),
-        "python": platform.python_version(),
-        "cython": py_version_of(ctx.pxcy_python, "Cython"),
-        "pxcy": py_version_of(ctx.pxcy_python, "pxcy"),
-        "nginx": sh(["nginx", "-v"], stderr=True).replace("nginx version: ", ""),
-        "wrk": sh(["wrk", "-v"]).splitlines()[0] if shutil.which("wrk") else "not installed",
-        "uvloop": py_version_of(ctx.python, "uvloop"),
-        "httptools": py_version_of(ctx.python, "httptools"),
-        "git_commit": commit,
-        "command": command,
-    }
-
-
-def fmt_rate(v: float) -> str:
-    return f"{v / 1000:.1f}k" if v >= 1000 else f"{v:.0f}"
-
-
-def fmt_ms(us: float) -> str:
-    return "n/a" if not us else f"{us / 1000:.2f}"
-
-
-LOAD_UNIT = {"echo": "msg"}
-
-
-def table_md(rows: list, section: str) -> list:
-    rows = [r for r in rows if r.section == section]
-    if not rows:
-        return []
-    out = ["| load | server | req/s | p50 ms | p99 ms | CPU s / 100k req | server CPU util | other CPU | "
-           "pxcy CPU ÷ this | pxcy req/s ÷ this | note |",
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
-    order: list = []
-    for r in rows:
-        if r.load not in order:
-            order.append(r.load)
-    for load in order:
-        group = [r for r in rows if r.load == load]
-        px = next((r for r in group if r.server == "pxcy" and r.status == "ok"), None)
-        first = True
-        for r in group:
-            cell_load = f"**{load}**" if first else ""
-            first = False
-            if r.status != "ok":
-                out.append(f"| {cell_load} | {r.server} | {r.status} | | | | | | | | {md_escape(r.note)} |")
-                continue
-            flag = " †" if r.client_util > 0.9 and r.server_util < 0.9 else ""
-            spread = f" ±{r.cpu_spread * 100:.0f}%" if r.runs > 1 else ""
-            cpu = f"{r.cpu_per_100k:.3f}{spread}" if r.cpu_per_100k else "n/a"
-            if px and r.server != "pxcy":
-                rc = (f"{px.cpu_per_100k / r.cpu_per_100k:.2f}"
-                      if r.cpu_per_100k and px.cpu_per_100k else "—")
-                rr = f"{px.rps / r.rps:.2f}" if r.rps else "—"
-            else:
-                rc = rr = "—"
-            note = r.note + ("" if r.runs >= 3 else f"; median of {r.runs}")
-            out.append(f"| {cell_load} | {r.server} | {fmt_rate(r.rps)}{flag} | {fmt_ms(r.p50_us)} | "
-                       f"{fmt_ms(r.p99_us)} | {cpu} | {r.server_util:.2f} | {r.other_util:.2f} | {rc} | {rr} | "
-                       f"{md_escape(note.strip('; '))} |")
-    return out
-
-
-def scaling_md(rows: list) -> list:
-    """One table: per load and server, one line per worker count, with scaling efficiency."""
-    rows = [r for r in rows if r.section.startswith("scaling-w")]
-    if not rows:
-        return []
-    w_of = lambda r: int(r.section[len("scaling-w"):])
-    out = ["| load | server | workers | req/s | p50 ms | p99 ms | CPU s / 100k req | server CPU util | "
-           "req/s ÷ (W × req/s at W=1) | note |", "|---|---|--:|--:|--:|--:|--:|--:|--:|---|"]
-    keys: list = []
-    for r in rows:
-        if (r.load, r.server) not in keys:
-            keys.append((r.load, r.server))
-    for load, server in keys:
-        group = sorted((r for r in rows if r.load == load and r.server == server), key=w_of)
-        base = next((r for r in group if w_of(r) == 1 and r.status == "ok"), None)
-        for r in group:
-            w = w_of(r)
-            if r.status != "ok":
-                out.append(f"| {load} | {server} | {w} | {r.status} | | | | | | {md_escape(r.note)} |")
-                continue
-            eff = f"{r.rps / (w * base.rps):.2f}" if base and base.rps else "—"
-            flag = " †" if r.client_util > 0.9 * w and r.server_util < 0.9 * w else ""
-            out.append(f"| {load} | {server} | {w} | {fmt_rate(r.rps)}{flag} | {fmt_ms(r.p50_us)} | "
-                       f"{fmt_ms(r.p99_us)} | {r.cpu_per_100k:.3f} | {r.server_util:.2f} | {eff} | "
-                       f"{md_escape(r.note)} |")
-    return out
-
-
-def md_escape(s: str, n: int = 160) -> str:
-    s = s.replace("|", "\\|").replace("\n", " ")
-    return s if len(s) <= n else s[:n - 1] + "…"
-
-
-def targets_md(rows: list, memory: list) -> list:
-    """The issue's targets, checked against the pinned 1-worker table (and memory)."""
-    def row(load, server):
-        return next((r for r in rows if r.section == "pinned" and r.load == load and r.server == server
-                     and r.status == "ok"), None)
-
-    def cpu(load, server):
-        r = row(load, server)
-        return r.cpu_per_100k if r and r.cpu_per_100k > 0 else None
-
-    def rps(load, server):
-        r = row(load, server)
-        return r.rps if r else None
-
-    L = []
-
-    def check(what, a, b, ok, fmt):
-        if a is None or b is None:
-            L.append(f"| {what} | not measured in this run | — |")
-        else:
-            L.append(f"| {what} | {fmt(a, b)} | {'yes' if ok(a, b) else '**no**'} |")
-
-    def ratio(a, b):
-        return f"pxcy {a:.3f} vs {b:.3f} s/100k ({a / b:.2f}×)"
-
-    check("`/plaintext`: CPU per request ≤ nginx's", cpu("plaintext", "pxcy"), cpu("plaintext", "nginx"),
-          lambda a, b: a <= b, ratio)
-    check("`/plaintext`: within 10% of the floor", cpu("plaintext", "pxcy"), cpu("plaintext", "floor"),
-          lambda a, b: a <= 1.10 * b, ratio)
-    pl = next((r.load for r in rows if r.load.startswith("pipeline")), "pipeline16")
-    check(f"{pl}: ≥ 5× nginx's req/s", rps(pl, "pxcy"), rps(pl, "nginx"), lambda a, b: a >= 5 * b,
-          lambda a, b: f"{a / 1e3:,.1f}k vs {b / 1e3:,.1f}k req/s ({a / b:.1f}×)")
-    check(f"{pl}: ≥ 60% of the floor's req/s", rps(pl, "pxcy"), rps(pl, "floor"), lambda a, b: a >= 0.6 * b,
-          lambda a, b: f"{a / 1e3:,.1f}k vs {b / 1e3:,.1f}k req/s ({100 * a / b:.0f}%)")
-    for load in ("range16k", "range256k"):
-        check(f"{load}: CPU per request ≤ nginx's", cpu(load, "pxcy"), cpu(load, "nginx"),
-              lambda a, b: a <= b, ratio)
-    check("`/json` within 10% of `/plaintext` (pxcy)", cpu("json", "pxcy"), cpu("plaintext", "pxcy"),
-          lambda a, b: a <= 1.10 * b, lambda a, b: f"{a:.3f} vs {b:.3f} s/100k")
-    check("echo: CPU per message ≤ uvloop's", cpu("echo", "pxcy"), cpu("echo", "uvloop"),
-          lambda a, b: a <= b, ratio)
-    idle = {m["server"]: m for m in memory if m.get("test") == "idle_conns" and m.get("status") in ("ok", "partial")}
-    a, b = (idle.get("pxcy") or {}).get("bytes_per_conn"), (idle.get("nginx") or {}).get("bytes_per_conn")
-    check("idle keep-alive connection memory ≤ nginx's", a, b, lambda a, b: a <= b,
-          lambda a, b: f"{a:.0f} vs {b:.0f} B per connection")
-    grow = next((m for m in memory if m.get("server") == "pxcy" and m.get("test") != "idle_conns"
-                 and m.get("status") in ("ok", "partial")), None)
-    if grow:
-        check("no RSS growth over the requests", grow["delta"], grow["requests"], lambda d, n: d <= 0,
-              lambda d, n: f"{d / 2**10:+.0f} KiB over {n:,} requests")
-    if not L:
-        return []
-    return ["| target | measured (1 worker, pinned) | met |", "|---|---|---|"] + L
-
-
-def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict) -> None:
-    px_rows = [r for r in h.rows if r.server == "pxcy"]
-    px_missing = (not px_rows and any(c.name == "pxcy" for c in h.contenders)) or \
-        any(r.status != "ok" for r in px_rows)
-    L = ["# pxcy benchmark results", ""]
-    if px_missing:
-        reason = next((r.note for r in px_rows if r.status != "ok"), "pxcy not run")
-        L += ["> **PRELIMINARY — not a pxcy result.** pxcy servers were unavailable or failed in this run "
-              f"(first reason: `{md_escape(reason)[:200]}`). The peer rows only show the harness works; "
-              "regenerate this file with `bench/run.sh` once pxcy's servers exist.", ""]
-    if params.get("quick"):
-        L += ["> `--quick` run: short durations, numbers are indicative only.", ""]
-    others = [r.other_util for r in h.rows if r.status == "ok"]
-    if others and statistics.median(others) >= 0.3:
-        L += [f"> **Busy machine**: other work used a median {statistics.median(others):.2f} cores during the "
-              f"measured runs (column *other CPU*); req/s and latency are disturbed, CPU per request less so. "
-              f"Rows with ≥ {DISTURBED} are marked ⚠. Rerun on an idle machine for figures to quote.", ""]
-    L += ["Generated by `bench/harness.py`; methodology in `docs/benchmarks.md`. "
-          "Raw per-run JSON: `bench/out/<stamp>/runs.jsonl` (not committed).", "",
-          "| | |", "|---|---|"]
-    for k in ("date", "command", "git_commit", "nproc", "cpu", "mem_gib", "kernel", "loadavg_at_start",
-              "python", "cython", "pxcy", "nginx", "wrk", "uvloop", "httptools"):
-        v = meta.get(k)
-        if k == "loadavg_at_start":
-            v = " / ".join(f"{x:.2f}" for x in v)
-        L.append(f"| {k} | `{v}` |")
-    L += ["", f"Parameters: {params['runs']} interleaved runs per figure, {params['duration']} s each"
-          + ("" if params.get("scaling") else f" (workers2: {params['duration2']} s)")
-          + f", {params['warmup']} s warm-up per server and load; "
-          + ("wrk `-tW -c(64×W)` (pipelined: `-c(256×W)`)." if params.get("scaling") else
-             "wrk `-t1 -c64` (pipelined: `-c256`), echo client 64 connections."), "",
-          "Columns: req/s and latency are medians over runs (wrk's percentiles; pipelined latency is per "
-          "batch of requests and wrk's p99 for it is unreliable, hence n/a); **CPU s / 100k req** is "
-          "server utime+stime (whole process tree) per 100,000 completed requests (echo: messages), "
-          "median, ± half the min–max spread; **server CPU util** is server CPU seconds per wall second "
-          "(1.00 = one core busy); **other CPU** is the rest of the machine's busy time during the run, in cores "
-          "(other processes, and irq/softirq time charged to no process) — well above 0.1 means the run was "
-          "disturbed; **pxcy ÷ this** compares pxcy's median with that row's (CPU: < 1 means "
-          "pxcy spends less; req/s: > 1 means pxcy is faster). † = load generator was the bottleneck "
-          "(client ≥ 0.9 core, server < 0.9), so req/s says little and CPU/100k is the figure to compare.", ""]
-    if any(r.section.startswith("scaling-w") for r in h.rows):
-        L += ["## Scaling", "", titles.get("scaling", ""), ""] + scaling_md(h.rows) + [""]
-    for section, title in titles.items():
-        md = table_md(h.rows, section) if not section.startswith("scaling") else []
-        if md:
-            L += [f"## {title}", ""] + md + [""]
-    if h.memory:
-        L += ["## Memory", "",
-              "Idle keep-alive connections: server RSS (VmRSS summed over its processes) before and after "
-              "opening the connections and sending one request on each; per-connection figure = delta / "
-              "connections. Kernel socket buffers are not in RSS.", "",
-              "| server | test | before MiB | after MiB | figure | note |", "|---|---|--:|--:|--:|---|"]
-        for m in h.memory:
-            if m.get("status") not in ("ok", "partial"):
-                L.append(f"| {m['server']} | {m['test']} | | | {m.get('status')} | {md_escape(m.get('note', ''))} |")
-            elif m["test"] == "idle_conns":
-                L.append(f"| {m['server']} | {m['ok']} idle keep-alive conns | {m['rss_before'] / 2**20:.1f} | "
-                         f"{m['rss_after'] / 2**20:.1f} | {m['bytes_per_conn']:.0f} B/conn | {m.get('note', '')} |")
-            else:
-                L.append(f"| {m['server']} | {m['requests']:,} requests (/plaintext, 64 conns) | "
-                         f"{m['rss_before'] / 2**20:.1f} | {m['rss_after'] / 2**20:.1f} | "
-                         f"{m['delta'] / 2**10:+.0f} KiB | RSS samples: "
-                         + ", ".join(f"{s[1] / 2**20:.1f}" for s in m["samples"][:12]) + " MiB |")
-        L.append("")
-    targets = [] if params.get("scaling") else targets_md(h.rows, h.memory)
-    if targets:
-        L += ["## Targets (issue #6)", "",
-              "Checked against the pinned 1-worker table and the memory figures above; a target "
-              "within the run-to-run spread (± column) is met within noise. Where pxcy's CPU per request "
-              "goes: docs/benchmarks.md (Profile). Multi-core scaling: bench/RESULTS-scaling.md.", ""] + targets + [""]
-    wiki = BENCH / "WIKISEARCH.md"
-    if not params.get("scaling") and wiki.exists():
-        L += ["", "<!-- appended from bench/WIKISEARCH.md (written by bench/wikisearch.py) -->", "",
-              wiki.read_text().strip(), ""]
-    path.write_text("\n".join(L))
-
-
-# --------------------------------------------------------------------------
 # Setup and main
 # --------------------------------------------------------------------------
 
@@ -1168,6 +959,10 @@ def make_data_file(ctx: Ctx) -> None:
     p = ctx.docroot / "file" / FILE_NAME
     p.write_bytes(ctx.data)
     os.chmod(p, 0o644)
+    # h2o serves /plaintext and /json as static files with the same bodies as the other servers
+    for name, body in (("plaintext", PLAIN), ("json", b'{"message":"Hello, World!"}')):
+        (ctx.docroot / name).write_bytes(body)
+        os.chmod(ctx.docroot / name, 0o644)
 
 
 def wiki_titles(ctx: Ctx, limit: int = 5000) -> list:
@@ -1204,15 +999,27 @@ def make_wiki_paths(ctx: Ctx) -> None:
     ctx.wiki_paths = {"offsets": offsets, "titles": pages}
 
 
-def rerender(out_dir: Path, results: Optional[str]) -> int:
-    """Rebuild rows from the raw runs (so summary rules apply anew) and write the Markdown."""
-    summary = json.loads((out_dir / "results.json").read_text())
-    runs = [RunResult(**json.loads(l)) for l in (out_dir / "runs.jsonl").read_text().splitlines() if l]
+def rel(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(REPO))
+    except ValueError:
+        return str(p)
+
+
+def rerender(out_dir: Path, results: Optional[str], readme: Optional[Path] = None) -> int:
+    """Rebuild rows from the raw runs (so summary rules apply anew) and write the Markdown.
+    Reads only files under out_dir: the same raw data gives the same Markdown."""
+    if not (out_dir / "results.json").exists():
+        print(f"harness.py: error: --report-from {out_dir}: no results.json there", file=sys.stderr)
+        return 2
+    summary, run_dicts = rawdata.load(out_dir)
+    fields = {f.name for f in dataclasses.fields(RunResult)}
+    runs = [RunResult(**{k: v for k, v in d.items() if k in fields}) for d in run_dicts]
     h = Harness.__new__(Harness)
     h.contenders, h.memory = contenders(), summary["memory"]
     h.rows = []
     for d in summary["rows"]:
-        old = Row(**d)
+        old = Row(**{k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(Row)}})
         mine = [r for r in runs if (r.section, r.load, r.server) == (old.section, old.load, old.server)]
         if old.status == "ok" and mine:
             derived = re.compile(r"^(\d+ run\(s\) failed|too little|⚠|median of)")
@@ -1222,9 +1029,20 @@ def rerender(out_dir: Path, results: Optional[str]) -> int:
             h.rows.append(old)
     titles = summary.get("titles") or {s: s for s in dict.fromkeys(r.section for r in h.rows)}
     path = Path(results or BENCH / ("RESULTS-scaling.md" if summary["params"].get("scaling") else "RESULTS.md"))
-    write_report(path, summary["meta"], h, titles, summary["params"])
+    write_report(path, summary["meta"], h, titles, summary["params"], raw_dir=rel(out_dir),
+                 wiki_md=out_dir / "WIKISEARCH.md")
     log(f"wrote {path} from {out_dir}")
+    if readme is not None and not summary["params"].get("scaling"):
+        update_readme(readme, summary["meta"], summary["params"], h, rel(out_dir))
     return 0
+
+
+def update_readme(readme: Path, meta: dict, params: dict, h, raw_dir: str) -> None:
+    block = rawdata.readme_block(meta, params, h.rows, h.memory, lambda r: client_bound(r, 1), raw_dir)
+    if rawdata.rewrite_readme(readme, block):
+        log(f"rewrote the performance block of {readme}")
+    else:
+        log(f"{readme}: no {rawdata.README_BEGIN[:24]}... markers; README left alone")
 
 
 def raise_nofile() -> None:
@@ -1237,7 +1055,7 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description="pxcy benchmark harness (run via bench/run.sh)")
     ap.add_argument("--quick", action="store_true", help="short durations; whole run in a few minutes")
     ap.add_argument("--only", action="append", default=[],
-                    help="restrict to servers (pxcy,floor,nginx,asyncio,uvloop), loads (plaintext,pipeline16,"
+                    help="restrict to servers (pxcy,epoll-ref,uring-ref,nginx,h2o,asyncio,uvloop), loads (plaintext,pipeline16,"
                          "json,range16k,range256k,echo) and/or sections (pinned,workers2,memory,wikisearch); "
                          "comma-separated, repeatable")
     ap.add_argument("--scaling", action="store_true", help="run the worker-scaling mode instead")
@@ -1261,14 +1079,19 @@ def parse_args(argv=None):
     ap.add_argument("--pxcy-python", default=os.environ.get("PXCY_PYTHON", sys.executable))
     ap.add_argument("--command", default=os.environ.get("BENCH_COMMAND"))
     ap.add_argument("--report-from", metavar="OUTDIR",
-                    help="measure nothing: re-render the Markdown from OUTDIR/results.json (+ runs.jsonl)")
+                    help="measure nothing: re-render the Markdown from OUTDIR/results.json + runs.jsonl(.gz) "
+                         "(a bench/results/<run> dir or a bench/out/<stamp> dir)")
+    ap.add_argument("--keep-raw", choices=("auto", "yes", "no"), default="auto",
+                    help="save the raw data under bench/results/<date>-<commit>/ (auto: full runs only, "
+                         "i.e. no --quick, --only, --runs, --duration or --results)")
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.report_from:
-        return rerender(Path(args.report_from), args.results)
+        default_md = args.results is None or Path(args.results).resolve() == (BENCH / "RESULTS.md").resolve()
+        return rerender(Path(args.report_from), args.results, README if default_md else None)
     only = {x.strip() for o in args.only for x in o.split(",") if x.strip()}
     q = args.quick
     runs = args.runs or 3
@@ -1335,7 +1158,7 @@ def main(argv=None) -> int:
                 h.run_table(t)
             if h.wants_section("workers2"):
                 t = TableSpec("workers2", "2 workers, unpinned (pxcy --workers 2, nginx worker_processes 2, "
-                              "peers/floor fork 2 SO_REUSEPORT processes); load generator unpinned, 1 thread",
+                              "peers and reference responders fork 2 SO_REUSEPORT processes, h2o num-threads 2); load generator unpinned, 1 thread",
                               2, None, ClientSpec(None, threads=1 if ncpu <= 2 else 2),
                               loads(depth), duration2, runs, warmup)
                 titles["workers2"] = t.title
@@ -1355,10 +1178,20 @@ def main(argv=None) -> int:
                   "scaling": args.scaling}
         summary = {"meta": meta, "params": params, "titles": titles,
                    "rows": [dataclasses.asdict(r) for r in h.rows], "memory": h.memory}
-        (out_dir / "results.json").write_text(json.dumps(summary, indent=1))
-        results_path = Path(args.results or BENCH / ("RESULTS-scaling.md" if args.scaling else "RESULTS.md"))
-        write_report(results_path, meta, h, titles, params)
-        log(f"wrote {results_path} and {out_dir}/results.json")
+        (out_dir / "results.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+        h.runs_file.close()
+        full = not (q or only or args.runs or args.duration or args.results)
+        src = out_dir
+        if args.keep_raw == "yes" or (args.keep_raw == "auto" and full):
+            src = rawdata.save(RESULTS_DIR / rawdata.run_dir_name(meta, args.scaling), summary,
+                               out_dir / "runs.jsonl", None if args.scaling else BENCH / "WIKISEARCH.md")
+            log(f"raw data kept in {rel(src)} (commit it with the Markdown)")
+        # the Markdown always comes from the saved files, exactly as --report-from would make it
+        rc = rerender(src, args.results, README if full else None)
+        failed = sum(r.failed_runs for r in h.rows)
+        if failed:
+            log(f"{failed} measured run(s) failed (wrk/echo errors or no requests): exit status 1")
+            rc = rc or 1
     except KeyboardInterrupt as e:
         log(f"interrupted ({e}); stopping servers")
         rc = 130

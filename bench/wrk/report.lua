@@ -4,6 +4,10 @@
 --   WRK_JSON {"requests":..,"duration_us":..,"rps":..,"p50_us":..,"p90_us":..,"p99_us":..,
 --             "max_us":..,"bytes":..,"errors":{"connect":..,"read":..,"write":..,"status":..,"timeout":..}}
 -- Latencies are wrk's: one sample per request, or per pipelined batch.
+-- errors.status is wrk's count of responses with status > 399; a 1xx/3xx would pass uncounted,
+-- which is why the harness checks each server's answer (200/206 and the body) before measuring.
+-- No response() callback on purpose: a Lua call per response would lower wrk's ceiling.
+-- bench/harness.py fails a run on ANY nonzero error count.
 
 done = function(summary, latency, requests)
   local e = summary.errors

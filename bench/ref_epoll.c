@@ -1,5 +1,5 @@
 /*
- * floor.c -- the CPU floor for the pxcy HTTP benchmarks.
+ * ref_epoll.c -- the epoll reference responder for the pxcy HTTP benchmarks.
  *
  * A minimal single-threaded epoll server (level triggered, non-blocking).
  * For every readable event it does ONE read(); it parses nothing except
@@ -7,9 +7,12 @@
  * connection, so a terminator split across reads is still counted), and
  * answers with ONE write() carrying one canned "HTTP/1.1 200 ... Hello, World!"
  * response per terminator found (pipelined requests get one response each).
- * No HTTP server can spend less CPU per request than this on the same kernel.
+ * It is a reference, not a lower bound: it shows what the kernel's TCP work
+ * plus one epoll_wait/read/write per event costs; a server that batches more
+ * (or pxcy, within the run-to-run spread) can come out at or slightly under it.
+ * Its io_uring sibling is ref_uring.c.
  *
- *   floor PORT [--echo] [--workers N] [--host 127.0.0.1]
+ *   ref_epoll PORT [--echo] [--workers N] [--host 127.0.0.1]
  *
  * --echo     : write back exactly what was read (one read, one write).
  * --workers N: fork N processes, each with its own SO_REUSEPORT listener.
@@ -38,7 +41,7 @@
 
 static const char RESP[] =
     "HTTP/1.1 200 OK\r\n"
-    "Server: floor\r\n"
+    "Server: ref-epoll\r\n"
     "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n"
     "Content-Type: text/plain\r\n"
     "Content-Length: 13\r\n"
@@ -174,7 +177,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     outbuf = malloc(MAXRESP * RESP_LEN);
     for (size_t k = 0; k < MAXRESP; k++) memcpy(outbuf + k * RESP_LEN, RESP, RESP_LEN);
-    printf("floor (%s) listening on http://%s:%d workers=%d\n", echo_mode ? "echo" : "http", host, port, workers);
+    printf("ref_epoll (%s) listening on http://%s:%d workers=%d\n", echo_mode ? "echo" : "http", host, port, workers);
     fflush(stdout);
     if (workers == 1) serve(host, port);
     for (int w = 0; w < workers; w++)
