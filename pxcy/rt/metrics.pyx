@@ -43,7 +43,6 @@ metric_def("pxcy_write_timeouts_total", "Connections closed because the client s
 metric_def("pxcy_timers_fired_total", "Timers fired.", "counter", 19)
 metric_def("pxcy_input_buffer_peak_bytes", "Largest pending input of any connection.", "gauge", 20)
 
-cdef int STAT_RESPONSES = 22            # index of Stats.responses[0]
 cdef const char* CLASS_NAMES[6]
 CLASS_NAMES[0] = "other"
 CLASS_NAMES[1] = "1xx"
@@ -120,10 +119,10 @@ cdef size_t metrics_format(Core* core, char* buf, size_t cap) noexcept nogil:
                          pxcy_load_size(&core.workers[i].tpool.peak))
     at = put_head(buf, cap, at, "pxcy_http_responses_total", "Responses by status class.", "counter")
     for i in range(core.nworkers):
-        s = <uint64_t*>&core.workers[i].stats
+        s = &core.workers[i].stats.responses[0]       # the field itself, not an index
         for k in range(6):
             at = put_fmt_u64(buf, cap, at, "pxcy_http_responses_total", CLASS_NAMES[k], i,
-                             pxcy_load_u64(&s[STAT_RESPONSES + k]))
+                             pxcy_load_u64(&s[k]))
     if at < cap:
         buf[at] = 0
     elif cap:
