@@ -17,7 +17,7 @@ unset PYTHONPATH PYTHONHOME PYTHONSTARTUP VIRTUAL_ENV PYTHONNOUSERSITE
 ROOT=$(pwd -P)
 VENV=${PXCY_VENV:-$ROOT/.venv}
 BASE_PY=${PXCY_PYTHON:-python3}
-DEBS="python3 python3-venv python3-dev build-essential gdb wrk nginx-light haproxy clang h2o liburing-dev
+DEBS="python3 python3-venv python3-dev build-essential gdb iproute2 procps wrk nginx-light haproxy clang h2o liburing-dev
       libclang-rt-14-dev chromium chromium-driver"
 # setuptools >= 70.1: editable installs without `wheel`; the rest: the demo and the tests
 PIPS="setuptools>=70.1 cython>=3.1 numpy pytest selenium uvloop httptools prometheus_client"
