@@ -48,6 +48,10 @@ cleanup() {
         [ "$(readlink "$p/root" 2>/dev/null)" = "$TARGET" ] && kill -KILL "${p#/proc/}" 2>/dev/null
     done
     sleep 0.5
+    # mounts made inside the chroot (e.g. /run/netns by `ip netns add`), deepest first
+    grep -o " $TARGET/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
+        case " ${MOUNTS[*]} " in *" $m "*) ;; *) umount "$m" 2>/dev/null || umount -l "$m" ;; esac
+    done
     for ((i=${#MOUNTS[@]}-1; i>=0; i--)); do
         umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
     done
