@@ -37,3 +37,19 @@ def raise_nofile(need):
             pytest.skip(f"needs {need} file descriptors; the hard RLIMIT_NOFILE is {hard}")
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
     return soft
+
+
+def netns_usable():
+    """`ip netns exec` works here (it does not inside a plain chroot: it remounts /sys)."""
+    import os
+    import shutil
+    import subprocess
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return False
+    ns = "pxprobe%d" % os.getpid()
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
+        return False
+    try:
+        return subprocess.run(["ip", "netns", "exec", ns, "true"], capture_output=True).returncode == 0
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)

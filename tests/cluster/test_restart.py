@@ -10,23 +10,11 @@ import sys
 
 import pytest
 
+from netutil import netns_usable
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-def _netns_usable():
-    """`ip netns exec` works here (it does not inside a plain chroot: it remounts /sys)."""
-    import subprocess
-    if os.geteuid() != 0 or not shutil.which("ip"):
-        return False
-    ns = "pxprobe%d" % os.getpid()
-    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
-        return False
-    try:
-        return subprocess.run(["ip", "netns", "exec", ns, "true"], capture_output=True).returncode == 0
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-
-
-needs = pytest.mark.skipif(not _netns_usable(), reason="needs root and working ip netns (not a plain chroot)")
+needs = pytest.mark.skipif(not netns_usable(), reason="needs root and working ip netns (not a plain chroot)")
 
 
 @needs
