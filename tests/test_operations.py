@@ -527,3 +527,64 @@ def test_cli_static_listen_metrics(tmp_path):
         p.send_signal(signal.SIGTERM)
         assert p.wait(20) == 0
     assert not os.path.exists(path)
+
+
+SLOW_EVENT_CHILD = r"""
+import signal, threading, time
+class SlowEvent(threading.Event):
+    # holds its lock for a while: a handler that used an Event would be caught holding it
+    def set(self):
+        with self._cond:
+            time.sleep(0.5)
+            self._flag = True
+            self._cond.notify_all()
+threading.Event = SlowEvent
+signal.signal(signal.SIGTERM, lambda *a: None)      # what serve_forever restores afterwards
+import pxcy
+from pxcy.protocols.echo import Echo
+srv = pxcy.Server(Echo, port=0, workers=2)
+srv.serve_forever(on_ready=lambda: print(srv.port, flush=True))
+print("stopped", flush=True)
+"""
+
+
+def test_signals_in_quick_succession_stop_the_server(tmp_path):
+    """`make demo` stopped with `kill -TERM -- -PGID`: the server gets SIGTERM from the
+    kill and again from make. A second handler ran nested in the first one, which held
+    the lock of the threading.Event it was setting: the server hung for good."""
+    script = tmp_path / "child.py"
+    script.write_text(SLOW_EVENT_CHILD)
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    try:
+        assert int(p.stdout.readline())
+        for _ in range(3):
+            p.send_signal(signal.SIGTERM)      # (a no-op once the child has exited)
+            time.sleep(0.2)                    # not coalesced: each lands in the one before's handler
+        assert p.wait(60) == 0
+        assert p.stdout.read() == "stopped\n"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_signal_storm_stops_the_server():
+    """Thousands of SIGTERMs and SIGINTs as fast as they can be sent: the server stops
+    (exit 0, or killed by a signal that came after the handlers were restored), never hangs."""
+    p = subprocess.Popen([sys.executable, "-m", "pxcy", "run", "pxcy.protocols.echo:Echo",
+                          "--port", "0", "--workers", "2"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    try:
+        assert "127.0.0.1" in p.stdout.readline()
+        for i in range(5000):
+            try:
+                os.kill(p.pid, signal.SIGTERM if i % 2 else signal.SIGINT)
+            except ProcessLookupError:
+                break
+        assert p.wait(60) in (0, -signal.SIGTERM, -signal.SIGINT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

@@ -2,6 +2,7 @@
 # into pxcy/runtime.pyx).
 
 import os as _os
+import select as _select
 import signal as _signal
 import socket as _socket
 import threading as _threading
@@ -349,39 +350,54 @@ cdef class Server:
         On SIGTERM, with a drain time (`drain` here, else the `drain` option, seconds),
         the server first drains for that long (see drain()), then stops; SIGINT or a
         second SIGTERM stops at once. `on_ready()` runs once the signal handlers are in
-        place."""
+        place; they stay in place until the workers are stopped."""
         if self._state == 0:
             self.start()
         drain_s = float(self.options["drain"] if drain is None else drain)
-        stop = _threading.Event()
         got = []
         installed = {}
+        # The handler takes no lock: Python runs handlers between any two bytecodes,
+        # nested in one another too (make forwards SIGTERM to a process group that
+        # already got one), so a handler that set a threading.Event could wait for a
+        # lock held by the code it interrupted - a hang no later signal undoes. It
+        # appends (atomic) and writes one byte to a non-blocking pipe that wakes the wait.
+        rfd, wfd = _os.pipe2(_os.O_NONBLOCK | _os.O_CLOEXEC)
 
         def on_signal(sig, frame):
             got.append(sig)
-            stop.set()
-        if _threading.current_thread() is _threading.main_thread():
-            for sig in (_signal.SIGINT, _signal.SIGTERM):
-                installed[sig] = _signal.signal(sig, on_signal)
+            try:
+                _os.write(wfd, b"s")
+            except OSError:                     # pipe full: a wake-up is already pending
+                pass
+
+        def wait_signal(seen, seconds):
+            """Until a signal past the first `seen`, stop(), or `seconds` (None: no limit)."""
+            end = None if seconds is None else _time.monotonic() + seconds
+            while self._state == 1 and len(got) <= seen:
+                left = 0.2 if end is None else min(0.2, end - _time.monotonic())
+                if left <= 0:
+                    return
+                _select.select([rfd], [], [], left)    # stop() from a thread: seen within 0.2 s
+                try:
+                    _os.read(rfd, 64)
+                except BlockingIOError:
+                    pass
         try:
+            if _threading.current_thread() is _threading.main_thread():
+                for sig in (_signal.SIGINT, _signal.SIGTERM):
+                    installed[sig] = _signal.signal(sig, on_signal)
             if on_ready is not None:
                 on_ready()
-            while self._state == 1 and not stop.is_set():
-                stop.wait(0.2)
+            wait_signal(0, None)
             if got and got[0] == _signal.SIGTERM and drain_s > 0 and self._state == 1:
-                del got[:]
-                stop.clear()
                 self.drain()
-                end = _time.monotonic() + drain_s
-                while self._state == 1 and not stop.is_set():
-                    left = end - _time.monotonic()
-                    if left <= 0:
-                        break
-                    stop.wait(min(left, 0.2))
+                wait_signal(1, drain_s)
         finally:
+            self.stop()
             for sig, old in installed.items():
                 _signal.signal(sig, old)
-            self.stop()
+            _os.close(rfd)
+            _os.close(wfd)
 
     @property
     def serving(self):
