@@ -74,9 +74,10 @@ def add_server_args(p, port=8080, access_log=False, metrics=True):
                         "unix:/PATH, fd:N, systemd (LISTEN_FDS socket activation)")
     p.add_argument("--reuse-port", action="store_true",
                    help="one SO_REUSEPORT listener per worker (a new process can start beside this one)")
-    p.add_argument("--drain", metavar="SECONDS", type=_seconds, default=0.0,
+    p.add_argument("--drain", metavar="SECONDS", type=_seconds, default=None,
                    help="on SIGTERM, drain this long first: keep serving, /healthz 503, "
-                        "Connection: close; then stop (default 0: stop at once)")
+                        "Connection: close; then stop (default: 10 s if /healthz was asked "
+                        "for in the last minute - a balancer is watching - else 0)")
     if metrics:
         p.add_argument("--metrics", action="store_true",
                        help="answer GET /metrics in Prometheus text format (HTTP)")
@@ -159,7 +160,7 @@ def serve(protocol, args, what=""):
     listen = getattr(args, "listen", None)
     try:
         server = Server(protocol, args.host, args.port, workers=args.workers, listen=listen,
-                        reuse_port=getattr(args, "reuse_port", False), drain=getattr(args, "drain", 0.0))
+                        reuse_port=getattr(args, "reuse_port", False), drain=getattr(args, "drain", None))
         server.start()
     except (TypeError, ValueError, RuntimeError) as e:    # refused protocol, prepare() failed
         raise CliError(str(e).splitlines()[0] if str(e) else type(e).__name__)

@@ -54,6 +54,9 @@ cdef class Transport:
     # -- operations: draining (Server.drain / SIGTERM with a drain time), response
     # counts by status class (count_request included), Prometheus text of the counters
     cdef bint draining(self) noexcept nogil
+    # a health check is being answered (a balancer is watching: the automatic drain
+    # applies, see Server.drain_seconds); returns draining()
+    cdef bint health_check(self) noexcept nogil
     cdef void count_response(self, int status) noexcept nogil
     cdef size_t metrics(self, char* buf, size_t cap) noexcept nogil
     # -- timers (belong to the connection: never fire after connection_lost)

@@ -348,6 +348,50 @@ def test_healthz_opt_out_and_static(tmp_path):
     assert app.operations(health=False, metrics=True) == {"health": False, "metrics": True}
 
 
+def test_drain_auto_only_behind_a_health_checker():
+    """drain=None (the default): a SIGTERM drains AUTO_DRAIN seconds once a health check
+    has been answered (a balancer is watching), not before; an explicit drain wins."""
+    from pxcy import runtime
+    assert pxcy.Server(Echo).options["drain"] is None
+    with pxcy.Server(HelloWorld(), workers=2) as srv:
+        assert srv.drain_seconds == 0
+        assert http_get(tcp(srv.port), "/plaintext")[0] == 200     # not a health check
+        assert srv.drain_seconds == 0
+        assert http_get(tcp(srv.port), "/healthz")[0] == 200
+        assert srv.drain_seconds == runtime.AUTO_DRAIN == 10.0
+        assert srv.stats()["health_checks"] == 1
+    for explicit in (0, 2.5):
+        with pxcy.Server(HelloWorld(), workers=1, drain=explicit) as srv:
+            assert http_get(tcp(srv.port), "/healthz")[0] == 200
+            assert srv.drain_seconds == explicit
+    with pxcy.Server(HelloWorld(health=False), workers=1) as srv:   # opted out: 404, no drain
+        assert http_get(tcp(srv.port), "/healthz")[0] == 404
+        assert srv.drain_seconds == 0
+
+
+def test_sigterm_drains_by_default_once_health_checked():
+    p = subprocess.Popen([sys.executable, "-m", "pxcy", "run", "pxcy.protocols.http11:HelloWorld",
+                          "--port", "0", "--workers", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    try:
+        port = int(re.search(r":(\d+)/", p.stdout.readline()).group(1))
+        assert http_get(tcp(port), "/healthz")[0] == 200
+        p.send_signal(signal.SIGTERM)
+        for _ in range(500):
+            if http_get(tcp(port), "/healthz")[0] == 503:
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("no drain after SIGTERM")
+        p.send_signal(signal.SIGINT)                 # ends the drain at once
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def test_drain_on_sigterm_timing(tmp_path):
     """SIGTERM with --drain 1.5: /healthz 503 and Connection: close for that long,
     requests still served, then exit 0 — and not before the drain time."""
@@ -446,12 +490,15 @@ def test_metrics_strict_and_counts():
         for _ in range(5):
             assert http_get(c, "/plaintext")[0] == 200
         assert http_get(c, "/nope")[0] == 404
+        for _ in range(3):
+            assert http_get(c, "/healthz")[0] == 200
         st, h, body = http_get(c, "/metrics")
         assert st == 200 and h["content-type"].startswith("text/plain; version=0.0.4")
         m = strict_parse(body.decode())
         ok = sum(v for k, v in m["pxcy_http_responses_total"].items() if ("class", "2xx") in k)
         nf = sum(v for k, v in m["pxcy_http_responses_total"].items() if ("class", "4xx") in k)
-        assert ok >= 5 and nf == 1
+        assert ok >= 5 + 3 and nf == 1
+        assert sum(m["pxcy_health_checks_total"].values()) == 3
         assert m["pxcy_workers"][()] == 2
         assert m["pxcy_connections_open"][()] >= 1
         assert sum(m["pxcy_connections_accepted_total"].values()) >= 7

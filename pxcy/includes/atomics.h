@@ -8,6 +8,7 @@
 #define pxcy_add_int(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 #define pxcy_load_u64(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define pxcy_stat_add(p, v) __atomic_store_n((p), *(p) + (v), __ATOMIC_RELAXED)
+#define pxcy_store_u64(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define pxcy_load_size(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 /* a per-worker high-water mark (written by its worker only) */
 #define pxcy_stat_max(p, v) do { if ((v) > *(p)) __atomic_store_n((p), (v), __ATOMIC_RELAXED); } while (0)

@@ -7,6 +7,7 @@ cdef extern from "pxcy/includes/atomics.h" nogil:
     void pxcy_store_int(int* p, int v)
     int pxcy_add_int(int* p, int v)
     uint64_t pxcy_load_u64(uint64_t* p)
+    void pxcy_store_u64(uint64_t* p, uint64_t v)
     void pxcy_stat_add(uint64_t* p, uint64_t v)
     void pxcy_stat_max(uint64_t* p, uint64_t v)
     size_t pxcy_load_size(size_t* p)

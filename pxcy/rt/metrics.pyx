@@ -14,7 +14,7 @@ cdef struct MetricDef:
     const char* kind
     int index
 
-cdef MetricDef METRICS[17]
+cdef MetricDef METRICS[18]
 cdef int NMETRICS = 0
 
 cdef void metric_def(const char* name, const char* help, const char* kind, int index) noexcept:
@@ -41,6 +41,7 @@ metric_def("pxcy_idle_timeouts_total", "Connections closed idle.", "counter", 16
 metric_def("pxcy_deadline_timeouts_total", "Connections closed at their deadline.", "counter", 17)
 metric_def("pxcy_write_timeouts_total", "Connections closed because the client stopped reading.", "counter", 18)
 metric_def("pxcy_timers_fired_total", "Timers fired.", "counter", 19)
+metric_def("pxcy_health_checks_total", "GET /healthz answered.", "counter", 26)
 metric_def("pxcy_input_buffer_peak_bytes", "Largest pending input of any connection.", "gauge", 20)
 
 cdef const char* CLASS_NAMES[6]

@@ -12,16 +12,21 @@ cdef dict DEFAULTS = dict(
     backlog=4096, max_connections=100_000, read_size=64 * 1024,
     max_pending_input=1 << 20, max_unsent=4 << 20, transient_limit=64 << 20,
     persistent_limit=4 << 20, block_size=64 * 1024 - 64, pool_blocks=256,
-    stop_timeout=5.0, linger=2.0, write_timeout=60.0, read_budget=16, drain=0.0,
+    stop_timeout=5.0, linger=2.0, write_timeout=60.0, read_budget=16, drain=None,
 )
 
 STAT_KEYS = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callbacks",
              "reads", "writes", "requests", "errors", "accept_pauses", "turns",
              "budget_yields", "redeliveries", "eofs", "idle_timeouts", "deadline_timeouts",
              "write_timeouts", "timers_fired", "refused_sends", "connects", "connect_errors",
-             "defers", "defer_dropped",
+             "defers", "defer_dropped", "health_checks",
              "responses_other", "responses_1xx", "responses_2xx", "responses_3xx",
              "responses_4xx", "responses_5xx")
+# drain=None ("auto", the default): a SIGTERM drains AUTO_DRAIN seconds when a health
+# check came within AUTO_DRAIN_WINDOW seconds (HAProxy's default inter 2s, fall 3 takes
+# a server out of rotation within 6 s), else it stops at once
+AUTO_DRAIN = 10.0
+AUTO_DRAIN_WINDOW = 60.0
 MAX_KEYS = ("max_reads_per_turn", "transient_peak", "input_peak")
 
 
@@ -60,7 +65,8 @@ cdef Core* core_new(dict cfg) except NULL:
     c.stop_timeout_ms = _ms_opt(cfg, "stop_timeout")
     c.linger_ms = _ms_opt(cfg, "linger")
     c.write_timeout_ms = _ms_opt(cfg, "write_timeout")
-    _ms_opt(cfg, "drain")                       # used by serve_forever (checked here)
+    if cfg["drain"] is not None:                # None: auto (Server.drain_seconds)
+        _ms_opt(cfg, "drain")                   # used by serve_forever (checked here)
     cdef Core* core = <Core*>calloc(1, sizeof(Core))
     if core == NULL:
         raise MemoryError()
@@ -342,18 +348,37 @@ cdef class Server:
                 pxcy_store_int(&self.core.draining, 1)
 
     @property
+    def drain_seconds(self):
+        """How long a SIGTERM would drain now: the `drain` option when set; when it is
+        None (the default, "auto"), AUTO_DRAIN seconds if a health check was answered
+        (Transport.health_check: GET /healthz) within the last AUTO_DRAIN_WINDOW
+        seconds - a balancer is watching and needs time to take this server out of
+        rotation - else 0: nobody to tell, stop at once."""
+        cdef int i
+        cdef uint64_t last = 0
+        if self.options["drain"] is not None:
+            return float(self.options["drain"])
+        with self._lock:
+            if self.core == NULL:
+                return 0.0
+            for i in range(self.core.nworkers):
+                last = max(last, pxcy_load_u64(&self.core.workers[i].health_last))
+        if last and clock_ms() - last <= <uint64_t>(AUTO_DRAIN_WINDOW * 1000):
+            return AUTO_DRAIN
+        return 0.0
+
+    @property
     def draining(self):
         return self.core != NULL and pxcy_load_int(&self.core.draining) != 0
 
     def serve_forever(self, on_ready=None, drain=None):
         """start() if needed, then wait (GIL released) until SIGINT/SIGTERM or stop().
         On SIGTERM, with a drain time (`drain` here, else the `drain` option, seconds),
-        the server first drains for that long (see drain()), then stops; SIGINT or a
+        the server first drains for that long (see drain() and drain_seconds), then stops; SIGINT or a
         second SIGTERM stops at once. `on_ready()` runs once the signal handlers are in
         place; they stay in place until the workers are stopped."""
         if self._state == 0:
             self.start()
-        drain_s = float(self.options["drain"] if drain is None else drain)
         got = []
         installed = {}
         # The handler takes no lock: Python runs handlers between any two bytecodes,
@@ -389,6 +414,7 @@ cdef class Server:
             if on_ready is not None:
                 on_ready()
             wait_signal(0, None)
+            drain_s = self.drain_seconds if drain is None else float(drain)
             if got and got[0] == _signal.SIGTERM and drain_s > 0 and self._state == 1:
                 self.drain()
                 wait_signal(1, drain_s)
@@ -447,7 +473,7 @@ _STAT_ORDER = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callb
                "writes", "requests", "errors", "accept_pauses", "turns", "budget_yields",
                "max_reads_per_turn", "redeliveries", "eofs", "idle_timeouts", "deadline_timeouts",
                "write_timeouts", "timers_fired", "input_peak", "refused_sends", "connects",
-               "connect_errors", "defers", "defer_dropped",
+               "connect_errors", "defers", "defer_dropped", "health_checks",
                "responses_other", "responses_1xx", "responses_2xx", "responses_3xx",
                "responses_4xx", "responses_5xx")
 _STAT_INDEX = {k: i for i, k in enumerate(_STAT_ORDER)}

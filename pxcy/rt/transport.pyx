@@ -271,6 +271,12 @@ cdef class Transport:
     cdef bint draining(self) noexcept nogil:
         return pxcy_load_int(&(<Worker*>self._worker).core.draining) != 0
 
+    cdef bint health_check(self) noexcept nogil:
+        cdef Worker* w = <Worker*>self._worker
+        pxcy_stat_add(&w.stats.health_checks, 1)
+        pxcy_store_u64(&w.health_last, w.now)
+        return pxcy_load_int(&w.core.draining) != 0
+
     @cython.cdivision(True)
     cdef void count_response(self, int status) noexcept nogil:
         cdef Worker* w = <Worker*>self._worker

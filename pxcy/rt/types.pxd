@@ -73,6 +73,7 @@ cdef struct Stats:
     uint64_t connect_errors     # ... that failed
     uint64_t defers             # Transport.defer requests
     uint64_t defer_dropped      # defer results whose connection had left
+    uint64_t health_checks      # Transport.health_check (GET /healthz answered)
     uint64_t responses[6]       # Transport.count_response: by status class (0: other, 1xx..5xx)
 
 
@@ -226,6 +227,7 @@ cdef struct Worker:
     PyObject* transport
     uint64_t now
     uint64_t turn
+    uint64_t health_last        # `now` of the last health check (0: none; Server.drain_seconds)
     # the callback running now (one at a time per worker): kept here, not per connection
     size_t cb_pushback          # set by Transport.pushback during data_received
     size_t cb_len               # length of the data of the current data_received

@@ -10,7 +10,7 @@ DEMO_PAGES = 100_000
 DEMO_SEED = 1
 
 
-def serve(index_dir, host="127.0.0.1", port=8080, workers=None, banner=None, drain=0.0,
+def serve(index_dir, host="127.0.0.1", port=8080, workers=None, banner=None, drain=None,
           metrics=False, listen=None, reuse_port=False):
     """Serve the index in index_dir until SIGINT/SIGTERM (then exit cleanly)."""
     import pxcy

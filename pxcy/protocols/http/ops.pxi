@@ -21,7 +21,7 @@ cdef int ops_answer(HttpConfig* cfg, Transport t, Request req, Response res) noe
         return 0
     if (cfg.ops & OPS_HEALTH) and is_path(req.path, "/healthz", 8):
         res.header("Cache-Control", "no-store")
-        if t.draining():
+        if t.health_check():
             res.send(503, "text/plain; charset=utf-8", b"draining\n", 9)
         else:
             res.send(200, "text/plain; charset=utf-8", b"ok\n", 3)
