@@ -427,6 +427,10 @@ def test_sendfile_close_after_owns_fd_on_every_path(serve, protos, tmp_path):
         s.sendall(f"{f} 0 -1\n{f} 5 -1\n".encode())
     s.sendall(b"/nonexistent 0 1\n")
     assert recv_exactly(s, 4) == b"ERR\n"
+    # offsets past off_t (they wrapped in the range check), and offset + count past it
+    for off, cnt in ((1 << 63, 1), ((1 << 64) - 100, 10), ((1 << 63) - 5, 10)):
+        s.sendall(f"{f} {off} {cnt}\n".encode())
+        assert recv_exactly(s, 4) == b"ERR\n", (off, cnt)
     s.close()
     wait_stats(server, lambda st: st["connections"] == 0)
     assert len(os.listdir("/proc/self/fd")) <= fds + 1

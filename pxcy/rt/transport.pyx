@@ -113,7 +113,7 @@ cdef class Transport:
                 c.err = errno
                 return drop_fd(fd, close_after)
             count = <uint64_t>st.st_size - offset if <uint64_t>st.st_size > offset else 0
-        elif count > <uint64_t>0x7fffffffffffffff - offset:
+        elif offset > <uint64_t>0x7fffffffffffffff or count > <uint64_t>0x7fffffffffffffff - offset:
             c.err = EOVERFLOW
             return drop_fd(fd, close_after)
         if count == 0:

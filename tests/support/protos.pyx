@@ -35,7 +35,8 @@ cdef class FileSender(Protocol):
         cdef size_t k, i
         cdef char* buf
         cdef char* sp
-        cdef int64_t off, cnt
+        cdef uint64_t off
+        cdef int64_t cnt
         while True:
             line = next_line(t, &p, end, &k)
             if line == NULL:
@@ -49,7 +50,7 @@ cdef class FileSender(Protocol):
             if sp[0] == 0:
                 return -1
             sp[0] = 0
-            off = strtoll(sp + 1, &sp, 10)
+            off = strtoull(sp + 1, &sp, 10)
             cnt = strtoll(sp, NULL, 10)
             if t.sendfile_path(buf, <uint64_t>off, <uint64_t>cnt) < 0:
                 t.send(b"ERR\n", 4)
