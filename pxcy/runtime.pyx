@@ -36,7 +36,8 @@ cimport cython
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from libc.errno cimport (errno, EAGAIN, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED,
                          EPROTO, EPERM, EPIPE, EINVAL, EIO, ENOENT, ETIMEDOUT, EOVERFLOW,
-                         EINPROGRESS, ECONNREFUSED, EXDEV, ENOPROTOOPT, EOPNOTSUPP, ESHUTDOWN)
+                         EINPROGRESS, ECONNREFUSED, EXDEV, ENOPROTOOPT, EOPNOTSUPP, ESHUTDOWN,
+                         ECONNRESET)
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport malloc, free, calloc, realloc
 from libc.string cimport memcpy, memset, strcmp, strlen

@@ -583,6 +583,25 @@ def test_timers_fire_in_order_and_cancel(serve, protos):
     assert f.readline() == b"cancel -1\n"      # fired: its id is stale
 
 
+def test_reset_while_paused_closes_at_once(serve, protos):
+    """A client that resets a connection whose reading is paused (nothing queued): the
+    reset was only remembered for the next read, so the record and its heaps stayed
+    until the pause ended (here 10 minutes)."""
+    server = serve(protos.Timers, workers=1)
+    for queued in (b"", b"more input that waits for the resume\n"):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.settimeout(HANG)
+        f = s.makefile("rb")
+        s.sendall(b"P 600000\n" + queued)
+        assert f.readline() == b"paused\n"
+        wait_stats(server, lambda st: st["connections"] == 1)
+        f.close()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        st = wait_stats(server, lambda st: st["connections"] == 0)
+        assert st["connections"] == 0, queued
+
+
 def test_many_timers_per_connection(serve, protos):
     server = serve(protos.Timers, workers=1)
     s = socket.create_connection(("127.0.0.1", server.port))

@@ -340,6 +340,16 @@ cdef void conn_run(Worker* w, Conn* c) noexcept nogil:
         conn_redeliver(w, c)
 
 
+cdef void conn_abort_reset(Worker* w, Conn* c) noexcept nogil:
+    """The socket reported an error (a reset): abort with its SO_ERROR."""
+    cdef int err = 0
+    cdef socklen_t sl = sizeof(err)
+    if getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0 or err == 0:
+        err = ECONNRESET
+    c.err = err
+    conn_abort(w, c)
+
+
 cdef void conn_event(Worker* w, Conn* c, uint32_t ev) noexcept nogil:
     """An epoll event for c."""
     if c.connecting:
@@ -352,7 +362,9 @@ cdef void conn_event(Worker* w, Conn* c, uint32_t ev) noexcept nogil:
         if conn_write(w, c) < 0:
             return
     if ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR):
-        if c.state == CS_OPEN or c.state == CS_WR_SHUT:
+        if (ev & EPOLLERR) and c.paused and (c.state == CS_OPEN or c.state == CS_WR_SHUT):
+            conn_abort_reset(w, c)  # a paused read would only note it: the peer is gone now
+        elif c.state == CS_OPEN or c.state == CS_WR_SHUT:
             conn_read(w, c, (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
         elif (ev & (EPOLLHUP | EPOLLERR)) and c.out_head == NULL:
             conn_abort(w, c)        # reset while half-closed or closing: nothing to wait for
