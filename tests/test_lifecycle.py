@@ -387,7 +387,8 @@ def test_unsafe_protocol_layouts_refused(protos, name, what):
 
 
 def test_c_typed_protocols_accepted(protos):
-    for cls in (protos.Reporter, protos.Stall, protos.Timers, protos.HalfCloser, Lines, Echo):
+    for cls in (protos.Reporter, protos.Stall, protos.Timers, protos.HalfCloser, Lines, Echo,
+                protos.WithCharPointer):
         pxcy.Server(cls)
 
 

@@ -23,6 +23,27 @@ cdef extern from "<signal.h>" nogil:
     int sigfillset(sigset_t* s)
     int sigdelset(sigset_t* s, int sig)
     int pthread_sigmask(int how, const sigset_t* s, sigset_t* old)
+    ctypedef void (*sighandler_t)(int) noexcept nogil
+    sighandler_t SIG_DFL
+    sighandler_t signal(int sig, sighandler_t handler)
+
+cdef extern from "<unistd.h>" nogil:
+    ctypedef int pid_t
+    pid_t fork()
+    void _exit(int status)
+
+cdef extern from "<sys/wait.h>" nogil:
+    pid_t waitpid(pid_t pid, int* status, int options)
+    bint WIFEXITED(int status)
+    int WEXITSTATUS(int status)
+
+cdef extern from "<sys/resource.h>" nogil:
+    ctypedef unsigned long rlim_t
+    struct rlimit:
+        rlim_t rlim_cur
+        rlim_t rlim_max
+    enum: RLIMIT_CORE
+    int setrlimit(int resource, const rlimit* rlim)
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t

@@ -10,9 +10,14 @@
 # field shows as a fresh instance (tp_new, with the GIL) that is not all zeros;
 # a class that means it (HttpProtocol's shared, read-only route table) says so
 # with `pxcy_cinit_shared = True` in its body.
+# The pickling probe runs in a forked child: Cython pickles a char* field as bytes,
+# so a fresh instance's NULL char* crashes it (PyBytes_FromString(NULL)); such a
+# class is accepted, as one whose pointers cannot be pickled at all.
 # Limits: Cython gives every subclass in another module its own tp_dealloc, so a
-# bare __dealloc__ cannot be told from the type; and a class with pointer fields
-# has no pickling state to read, so a memoryview next to a pointer is not seen.
+# bare __dealloc__ cannot be told from the type (the copies never run it: only
+# what __cinit__ would set up matters, and that is checked); and a class with
+# pointer fields has no pickling state to read, so a memoryview next to a pointer
+# is not seen.
 # The copy source is a snapshot taken at start().
 
 cdef extern from "structmember.h":
@@ -59,26 +64,55 @@ cdef str _layout_problem(type cls):
     return None
 
 
-cdef str _fields_problem(type cls, object fresh):
-    """Cython's pickling reads every field of a fresh instance: an object field
-    reads as None, an unset memoryview raises."""
-    name = f"{cls.__module__}.{cls.__qualname__}"
+cdef int _pickled_fields(object fresh):
+    """0: plain fields (or nothing to read), 1: a memoryview field, 2: an object field."""
     try:
         red = fresh.__reduce_cython__()
     except AttributeError as e:
-        if "emoryview" in str(e):
-            return f"{name} has a memoryview field"
-        return None
+        return 1 if "emoryview" in str(e) else 0
     except Exception:
-        return None                 # pointer fields: not picklable, nothing to read
+        return 0                    # pointer fields: not picklable, nothing to read
     try:
         state = red[1][2]
     except Exception:
-        return None
+        return 0
     if isinstance(state, tuple):
         for v in state:
             if v is None or not isinstance(v, (int, float, complex, bytes, list, dict, tuple)):
-                return f"{name} has a Python-object field"
+                return 2
+    return 0
+
+
+cdef str _fields_problem(type cls, object fresh):
+    """Cython's pickling reads every field of a fresh instance: an object field
+    reads as None, an unset memoryview raises. Run in a child process (see above)."""
+    cdef int status = 0
+    cdef int code = 0
+    cdef rlimit no_core
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    if not hasattr(fresh, "__reduce_cython__"):
+        return None
+    cdef pid_t pid = fork()
+    if pid == 0:                    # the child: this thread only, the GIL held; never returns
+        signal(SIGSEGV, SIG_DFL)    # (not faulthandler's report of an expected crash)
+        signal(SIGBUS, SIG_DFL)
+        no_core.rlim_cur = no_core.rlim_max = 0
+        setrlimit(RLIMIT_CORE, &no_core)
+        try:
+            code = _pickled_fields(fresh)
+        except BaseException:
+            code = 0
+        _exit(code)
+    if pid < 0:
+        return None                 # cannot fork: accept, as for unpicklable fields
+    while waitpid(pid, &status, 0) < 0:
+        if errno != EINTR:
+            return None
+    code = WEXITSTATUS(status) if WIFEXITED(status) else 0   # crashed: a NULL char* field
+    if code == 1:
+        return f"{name} has a memoryview field"
+    if code == 2:
+        return f"{name} has a Python-object field"
     return None
 
 

@@ -399,6 +399,14 @@ cdef class WithWeakref(Protocol):
     cdef object __weakref__
 
 
+cdef class WithCharPointer(Protocol):
+    """A C-typed class: Cython pickles a char* field as bytes, so probing a fresh
+    instance (NULL pointers) crashed the process in PyBytes_FromString(NULL)."""
+    cdef const char* name
+    cdef char* buf
+    cdef long n
+
+
 @cython.no_gc
 cdef class WithNoGcObject(Protocol):
     cdef object o
