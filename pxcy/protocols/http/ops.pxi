@@ -16,6 +16,7 @@ cdef inline bint is_path(Slice path, const char* want, size_t n) noexcept nogil:
 cdef int ops_answer(HttpConfig* cfg, Transport t, Request req, Response res) noexcept nogil:
     """Answer /healthz or /metrics; 1 when answered, 0 when the request is not one."""
     cdef size_t cap, n
+    cdef int tries
     cdef char* buf
     if req.r.method_id != PX_METHOD_GET and req.r.method_id != PX_METHOD_HEAD:
         return 0
@@ -27,14 +28,19 @@ cdef int ops_answer(HttpConfig* cfg, Transport t, Request req, Response res) noe
             res.send(200, "text/plain; charset=utf-8", b"ok\n", 3)
         return 1
     if (cfg.ops & OPS_METRICS) and is_path(req.path, "/metrics", 8):
+        # the counters move while they are written (another connection opens: a
+        # gauge gains a digit), so a text measured once may not fit the second time:
+        # retry with room to spare, and never send a text that did not fit
         cap = METRICS_FIRST_BUF
         buf = <char*>t.alloc(cap)
         n = t.metrics(buf, cap) if buf != NULL else 0
-        if buf != NULL and n >= cap:
-            cap = n + 1
+        tries = 0
+        while buf != NULL and n >= cap and tries < 4:
+            cap = n + (n >> 4) + 256
             buf = <char*>t.alloc(cap)
             n = t.metrics(buf, cap) if buf != NULL else 0
-        if buf == NULL:
+            tries += 1
+        if buf == NULL or n >= cap:
             res.close = True
             res.error(503)
             return 1
