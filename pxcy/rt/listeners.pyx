@@ -82,10 +82,14 @@ def _unix_listener(path, backlog):
         if not _stat.S_ISSOCK(st.st_mode):
             raise OSError(17, f"cannot listen on unix:{path}: the path exists and is not a socket")
         probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        probe.setblocking(False)        # a live server with a full backlog: EAGAIN, not a wait
         try:
             probe.connect(path)
         except ConnectionRefusedError:
             _os.unlink(path)            # stale: left by a process that is gone
+        except BlockingIOError:
+            raise OSError(98, f"cannot listen on unix:{path}: address in use by a running "
+                              "server (not accepting: its backlog is full)") from None
         except OSError:
             pass
         else:
