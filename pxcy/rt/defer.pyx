@@ -25,9 +25,11 @@ cdef DQueue* dqueue_new() except NULL:
     return q
 
 
-cdef void dqueue_stop(DQueue* q) noexcept nogil:
+cdef void dqueue_stop(DQueue* q, uint64_t deadline) noexcept nogil:
+    """Refuse new jobs; the queued ones still run until `deadline` (clock_ms)."""
     pthread_mutex_lock(&q.lock)
     q.stopping = 1
+    q.deadline = deadline
     pthread_cond_broadcast(&q.cond)
     pthread_mutex_unlock(&q.lock)
 
@@ -98,7 +100,9 @@ cdef DJob* dqueue_take(DQueue* q) noexcept nogil:
     pthread_mutex_lock(&q.lock)
     while q.head == NULL and not q.stopping:
         pthread_cond_wait(&q.cond, &q.lock)
-    if q.stopping:
+    # stopping: the jobs already queued (requests the workers accepted) still run,
+    # up to the stop deadline; the rest are answered as failed by stop_pool
+    if q.head == NULL or (q.stopping and clock_ms() >= q.deadline):
         pthread_mutex_unlock(&q.lock)
         return NULL
     j = q.head
@@ -278,9 +282,27 @@ cdef start_pool(Server self):
 cdef stop_pool(Server self):
     if self.core.dq == NULL:
         return
+    cdef DQueue* q = self.core.dq
+    cdef DJob* j
+    cdef DJob* r
     with nogil:
-        dqueue_stop(self.core.dq)
+        dqueue_stop(q, clock_ms() + self.core.cfg.stop_timeout_ms)
     for th in self._pool:
         if th is not _threading.current_thread():
             th.join()
     self._pool = []
+    # jobs never run (past the deadline): their connections still hear back, with a
+    # failure (status -1), while the workers run; the threads are joined: no lock race
+    with nogil:
+        while q.head != NULL:
+            j = q.head
+            q.head = j.next
+            r = djob_new(0)
+            if r != NULL:
+                r.w = j.w
+                r.handle = j.handle
+                r.token = j.token
+                r.status = -1
+                worker_post_result(j.w, r)
+            free(j)
+        q.tail = NULL

@@ -172,6 +172,7 @@ cdef struct DQueue:             # the Python thread pool's job queue
     DJob* tail
     int stopping
     int ready                   # lock/cond initialised
+    uint64_t deadline           # once stopping: jobs still queued then are not run (clock_ms)
 
 
 cdef struct HostEnt:            # a name resolved before serving, for connect()

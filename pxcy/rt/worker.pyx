@@ -128,6 +128,10 @@ cdef void worker_begin_stop(Worker* w) noexcept nogil:
     cdef Conn* c = w.conns
     cdef Conn* nxt
     cdef bint drained = pxcy_load_int(&w.core.draining) != 0
+    # defer results posted before the stop (stop_pool joined the Python threads
+    # first) are answered now, while their connections are still here
+    if pxcy_load_ptr(<void**>&w.done) != NULL:
+        worker_run_results(w)
     if w.listening:
         worker_unlisten(w)
     # a reuse_port listener of this worker's own is closed now, not after the stop
