@@ -160,3 +160,24 @@ def test_r14_python_route_requests_queued_at_stop_are_answered():
     answered = [d for d in got.values() if d.startswith(b"HTTP/1.1 200") and d.endswith(b"done")]
     assert len(answered) == 4, got
     assert took < 5 + 1             # bounded by stop_timeout
+
+
+def test_r14_python_route_answer_while_draining_says_close():
+    """Every response carries Connection: close while draining - a Python route's
+    too (its answer is written later, from result_received, and kept the request's
+    keep-alive: the client stayed on the draining server)."""
+    app = HelloWorld()
+    app.route_py("/py", lambda req: b"py")
+    with pxcy.Server(app, port=0, workers=1, python_threads=1) as srv:
+        srv.drain()
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        s.sendall(b"GET /py HTTP/1.1\r\nHost: x\r\n\r\n")
+        d = b""
+        while not d.endswith(b"py"):
+            c = s.recv(4096)
+            if not c:
+                break
+            d += c
+        s.close()
+        assert d.startswith(b"HTTP/1.1 200"), d
+        assert b"\r\nConnection: close\r\n" in d, d

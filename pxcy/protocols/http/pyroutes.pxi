@@ -111,7 +111,7 @@ cdef int py_route_answer(HttpProtocol self, Transport t, const char* data, size_
     req = bind_request(s, t, r)
     (<Request>req).resumed = True
     res = bind_response(s, t, self.cfg, req)
-    (<Response>res).close = not self.py_keep
+    (<Response>res).close = not self.py_keep or t.draining()     # (draining: every answer says close)
     ctype[0] = 0
     # status | content_type | headers | body (anything malformed: 500)
     if status == 0 and n >= 16:
