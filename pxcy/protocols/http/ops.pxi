@@ -6,6 +6,7 @@
 cdef enum:
     OPS_HEALTH = 1       # HttpConfig.ops bits
     OPS_METRICS = 2
+    OPS_APP_HEALTH = 4   # the app routes /healthz itself: it answers while serving
     METRICS_FIRST_BUF = 16 << 10
 
 
@@ -24,6 +25,8 @@ cdef int ops_answer(HttpConfig* cfg, Transport t, Request req, Response res) noe
         res.header("Cache-Control", "no-store")
         if t.health_check():
             res.send(503, "text/plain; charset=utf-8", b"draining\n", 9)
+        elif cfg.ops & OPS_APP_HEALTH:
+            return 0                     # the app's own check (its database, say) decides
         else:
             res.send(200, "text/plain; charset=utf-8", b"ok\n", 3)
         return 1

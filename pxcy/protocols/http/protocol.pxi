@@ -172,6 +172,8 @@ cdef class HttpProtocol(Protocol):
         rs[self.cfg.nroutes].handler = handler
         rs[self.cfg.nroutes].py_index = -1
         self.cfg.nroutes += 1
+        if path == b"/healthz" and not prefix:
+            self.cfg.ops |= OPS_APP_HEALTH  # the built-in still answers 503 while draining
         return 0
 
     def route_py(self, path, fn, prefix=False, methods=("GET",)):

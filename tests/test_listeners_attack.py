@@ -1,4 +1,4 @@
-"""Review r14: listeners attacked (issue 14)."""
+"""Attack pass on issue 14: listeners attacked (issue 14)."""
 import os
 import socket
 import threading
@@ -9,7 +9,7 @@ import pxcy
 from pxcy.protocols.echo import Echo
 
 
-def test_r14_unix_path_of_a_server_with_a_full_backlog(tmp_path):
+def test_unix_path_of_a_server_with_a_full_backlog(tmp_path):
     """The path belongs to a live server that is not accepting (hung, SIGSTOPped) and
     whose backlog is full: the blocking probe connect() waited for good, with the
     Server's lock held (start() never returned, stop() from elsewhere blocked too)."""

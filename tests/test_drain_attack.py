@@ -1,4 +1,4 @@
-"""Review r14: drain, signals and stop() attacked (issue 14)."""
+"""Attack pass on issue 14: drain, signals and stop() attacked (issue 14)."""
 import os
 import re
 import signal
@@ -33,7 +33,7 @@ def _get(port, path, hdr=b""):
     return data
 
 
-def test_r14_drain_with_slow_reader_exits_bounded(tmp_path):
+def test_drain_with_slow_reader_exits_bounded(tmp_path):
     """A client that never reads a large static response: after the drain the server
     still exits (stop_timeout 5 s by default), with status 0."""
     (tmp_path / "big").write_bytes(b"x" * (64 << 20))
@@ -84,7 +84,7 @@ print("returned %.1f" % (time.monotonic() - t0), flush=True)
 """
 
 
-def test_r14_stop_from_another_thread_ends_the_drain(tmp_path):
+def test_stop_from_another_thread_ends_the_drain(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(STOP_FROM_THREAD)
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30, env=ENV)
@@ -94,7 +94,7 @@ def test_r14_stop_from_another_thread_ends_the_drain(tmp_path):
     assert took < 5, r.stdout
 
 
-def test_r14_sigterm_storm_during_drain():
+def test_sigterm_storm_during_drain():
     """SIGTERM (drain starts), then a storm of SIGTERM: the second one ends the drain;
     the process exits 0 (or by a late signal after the handlers were restored)."""
     p = subprocess.Popen([sys.executable, "-m", "pxcy", "run", "pxcy.protocols.http11:HelloWorld",
@@ -119,7 +119,7 @@ def test_r14_sigterm_storm_during_drain():
             p.wait()
 
 
-def test_r14_python_route_requests_queued_at_stop_are_answered():
+def test_python_route_requests_queued_at_stop_are_answered():
     """Four requests for a slow Python route (one Python thread): one runs, three wait
     in the defer queue when the drain ends. stop() joined the running one and dropped
     the queued ones: three connections closed with no response (failed requests
@@ -162,7 +162,7 @@ def test_r14_python_route_requests_queued_at_stop_are_answered():
     assert took < 5 + 1             # bounded by stop_timeout
 
 
-def test_r14_python_route_answer_while_draining_says_close():
+def test_python_route_answer_while_draining_says_close():
     """Every response carries Connection: close while draining - a Python route's
     too (its answer is written later, from result_received, and kept the request's
     keep-alive: the client stayed on the draining server)."""
@@ -181,3 +181,20 @@ def test_r14_python_route_answer_while_draining_says_close():
         s.close()
         assert d.startswith(b"HTTP/1.1 200"), d
         assert b"\r\nConnection: close\r\n" in d, d
+
+
+def test_user_healthz_route_answers_while_serving_builtin_while_draining():
+    """An app with its own /healthz (it checks its database: 503 'db down') had it
+    shadowed by the built-in 200, so a balancer kept sending traffic to a host its app
+    called unhealthy. Now the app's route answers while serving; while draining the
+    built-in 503 answers (the drain must take the host out whatever the app says), and
+    either way the check counts for the automatic drain."""
+    app = HelloWorld()
+    app.route_py("/healthz", lambda req: (503, {}, b"db down\n"))
+    with pxcy.Server(app, port=0, workers=1, python_threads=1) as srv:
+        d = _get(srv.port, b"/healthz", b"Connection: close\r\n")
+        assert d.startswith(b"HTTP/1.1 503") and d.endswith(b"db down\n"), d
+        assert srv.drain_seconds > 0
+        srv.drain()
+        d = _get(srv.port, b"/healthz", b"Connection: close\r\n")
+        assert d.startswith(b"HTTP/1.1 503") and d.endswith(b"draining\n"), d

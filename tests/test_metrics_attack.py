@@ -1,4 +1,4 @@
-"""Review r14: /metrics under concurrent load, many workers (issue 14)."""
+"""Attack pass on issue 14: /metrics under concurrent load, many workers (issue 14)."""
 import socket
 import threading
 import time
@@ -22,7 +22,7 @@ def _req(port, path, keep_sock=None):
     return d
 
 
-def test_r14_metrics_monotonic_under_load():
+def test_metrics_monotonic_under_load():
     """Counters scraped while 4 clients hammer 6 workers: each per-worker counter never
     goes down between scrapes, every scrape parses strictly, the totals add up."""
     with pxcy.Server(HelloWorld(metrics=True), workers=6) as srv:
@@ -69,7 +69,7 @@ def test_r14_metrics_monotonic_under_load():
         assert sum(m["pxcy_requests_total"].values()) >= ok
 
 
-def test_r14_metrics_past_first_buffer_while_counts_change():
+def test_metrics_past_first_buffer_while_counts_change():
     """24 workers: the text is over the first 16 KiB buffer, so ops_answer formats it
     twice (once to measure, once into a buffer of that size). Connections opened and
     closed meanwhile change the gauges (9 -> 10 open: one byte longer): the second
