@@ -45,3 +45,26 @@ def test_unix_path_of_a_server_with_a_full_backlog(tmp_path):
     t.join(5)
     assert not alive, "start() hung on the probe connect"
     assert res and "in use" in res[0], res
+
+
+def test_stop_leaves_a_successors_unix_socket(tmp_path):
+    """A restart on a Unix path: the new server removes the old one's socket file
+    and binds its own; the old server's stop must not remove the new file."""
+    import os
+    path = str(tmp_path / "s.sock")
+    old = pxcy.Server(Echo, listen=[f"unix:{path}"], workers=1)
+    old.start()
+    os.unlink(path)                          # what a successor does with a stale path
+    new = pxcy.Server(Echo, listen=[f"unix:{path}"], workers=1)
+    new.start()
+    try:
+        old.stop()
+        assert os.path.exists(path)
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(path)
+        c.sendall(b"ping")
+        assert c.recv(4) == b"ping"
+        c.close()
+    finally:
+        new.stop()
+    assert not os.path.exists(path)          # its own file, removed by its own stop

@@ -177,7 +177,7 @@ def open_listeners(specs, int workers, int backlog, bint reuse_port):
                     addresses.append(_describe(s))
             elif kind == "unix":
                 s = _unix_listener(v, backlog)
-                unix_paths.append(v)
+                unix_paths.append((v, _file_id(v)))
                 shared.append(s)
                 addresses.append("unix:" + v)
             else:
@@ -205,14 +205,26 @@ def open_listeners(specs, int workers, int backlog, bint reuse_port):
                 s.detach()
             else:
                 s.close()
-        for p in unix_paths:
-            _unlink_quiet(p)
+        for p, ident in unix_paths:
+            _unlink_quiet(p, ident)
         raise
     return shared, own, addresses, unix_paths, [s.fileno() for s in inherited]
 
 
-def _unlink_quiet(path):
+def _file_id(path):
     try:
+        st = _os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _unlink_quiet(path, ident=None):
+    """Remove path; with ident (from _file_id), only while it is still that file: a
+    new server started on the same path (a restart) keeps its socket."""
+    try:
+        if ident is not None and _file_id(path) != ident:
+            return
         _os.unlink(path)
     except OSError:
         pass

@@ -278,8 +278,8 @@ cdef class Server:
                     s.detach()
                 elif s.fileno() >= 0:
                     s.close()                   # (detached ones: core_free/worker_free)
-            for p in unix_paths:
-                _unlink_quiet(p)
+            for p, ident in unix_paths:
+                _unlink_quiet(p, ident)
             raise
         # workers get every asynchronous signal blocked (SIGINT/SIGTERM go to the
         # main thread; SIGPIPE from sendfile can never kill the process)
@@ -335,8 +335,8 @@ cdef class Server:
                     w.running = 0
             core_free(core)
         self.core = NULL
-        for p in self._unix_paths:
-            _unlink_quiet(p)                    # ours: made by start()
+        for p, ident in self._unix_paths:
+            _unlink_quiet(p, ident)             # ours: made by start(), unless replaced since
         self._unix_paths = []
 
     def drain(self):
