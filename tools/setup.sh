@@ -18,7 +18,7 @@ ROOT=$(pwd -P)
 VENV=${PXCY_VENV:-$ROOT/.venv}
 BASE_PY=${PXCY_PYTHON:-python3}
 DEBS="python3 python3-venv python3-dev build-essential gdb iproute2 procps wrk nginx-light haproxy clang h2o liburing-dev
-      libclang-rt-14-dev chromium chromium-driver"
+      libclang-rt-14-dev chromium chromium-driver systemd"
 # setuptools >= 70.1: editable installs without `wheel`; the rest: the demo and the tests
 PIPS="setuptools>=70.1 cython>=3.1 numpy pytest selenium uvloop httptools prometheus_client"
 PIP_QUIET=(-q --disable-pip-version-check)
