@@ -17,7 +17,7 @@ from pxcy.protocols.echo import Echo
 from pxcy.protocols.proxy import proxy_server
 
 HANG = float(os.environ.get("PXCY_TEST_HANG", "30"))
-ENOENT, EXDEV, EINVAL, ECONNREFUSED, ENOPROTOOPT = 2, 18, 22, 111, 92
+ENOENT, EXDEV, EINVAL, ECONNREFUSED, ENOPROTOOPT, ETIMEDOUT = 2, 18, 22, 111, 92, 110
 
 
 def client(server):
@@ -162,6 +162,61 @@ def test_connect_to_closed_port_reports_error(serve, protos):
     assert fa.readline() == b"c -1 %d\n" % EINVAL
     st = wait_stats(server, lambda st: st["connections"] == 1)
     assert st["connect_errors"] == 1 and st["connections"] == 1
+
+
+def unanswered_port():
+    """A listener that never answers a new connect: its accept queue (backlog 0: one
+    connection) is full, so the kernel drops further SYNs and a connect to it stays
+    in SYN_SENT (the kernel alone would retry for about two minutes)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(0)
+    fillers = []
+    for _ in range(8):
+        c = socket.socket()
+        c.settimeout(0.3)
+        fillers.append(c)
+        try:
+            c.connect(ls.getsockname())
+        except socket.timeout:
+            return ls, fillers          # this one hangs: so will the server's
+    pytest.skip("the kernel answered every connect (no accept queue limit here)")
+
+
+def test_connect_timeout_reports_etimedout(serve, protos):
+    ls, fillers = unanswered_port()
+    server = serve(protos.Relay, workers=1, client=protos.RelayClient, connect_timeout=0.2)
+    a, fa = client(server)
+    a.sendall(b"C 127.0.0.1 %d 9\n" % ls.getsockname()[1])
+    assert fa.readline() == b"c 0 0\n"
+    assert fa.readline() == b"done 9 0 %d 0\n" % ETIMEDOUT     # not after the kernel's ~2 min
+    st = wait_stats(server, lambda st: st["connections"] == 1)
+    assert st["connect_errors"] == 1 and st["connections"] == 1
+    a.sendall(b"H\n")                                    # the asking connection still serves
+    assert fa.readline().startswith(b"h ")
+    for c in fillers + [ls]:
+        c.close()
+
+
+def test_connect_timeout_does_not_touch_a_connection_once_up(serve, protos):
+    up = serve(Echo, workers=1)
+    server = serve(protos.Relay, workers=1, client=protos.RelayClient, connect_timeout=0.05)
+    a, fa = client(server)
+    a.sendall(b"C 127.0.0.1 %d 3\n" % up.port)
+    assert fa.readline() == b"c 0 0\n"
+    hu = int(fa.readline().split()[3])
+    assert fa.readline().split()[:4] == [b"done", b"3", b"1", b"0"]
+    time.sleep(0.3)                    # well past the connect deadline (not a timed assertion)
+    a.sendall(b"S %d ping\n" % hu)
+    assert fa.readline() == b"s 0 0\n"
+    assert fa.readline() == b"ping\n"
+    assert server.stats()["connect_errors"] == 0
+
+
+@pytest.mark.parametrize("bad", [-1, "soon", 1e12])
+def test_connect_timeout_checked(bad):
+    with pytest.raises(ValueError, match="connect_timeout"):
+        pxcy.Server(Echo, connect_timeout=bad)
 
 
 def test_connect_without_client_protocol_refused(serve, protos):

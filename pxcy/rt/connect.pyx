@@ -4,7 +4,9 @@
 # who asked and why) and the asking connection hears connect_done(t, token, handle),
 # handle 0 and t.error() on failure. A connecting record is an ordinary Conn with
 # `connecting` set and `made` 0: it has no callbacks until it is up, and the one
-# close path frees it without connection_lost if it never was.
+# close path frees it without connection_lost if it never was. `connect_timeout`
+# bounds the connect with the record's own timer (the kernel would retry SYNs for
+# about two minutes): connect_done then reports ETIMEDOUT.
 
 cdef int resolve_host(Core* core, const char* host, int port, sockaddr_storage* ss,
                       socklen_t* sl) noexcept nogil:
@@ -79,6 +81,10 @@ cdef int conn_connect(Worker* w, Conn* o, const char* host, int port, uint64_t t
         conn_free(w, c)
         return -1
     pxcy_stat_add(&w.stats.connects, 1)
+    if w.cfg.connect_timeout_ms:
+        # the connection's timer (rt/connection.pyx) ends the connect at this deadline
+        c.deadline = w.now + w.cfg.connect_timeout_ms
+        conn_timer_need(w, c, c.deadline)
     r = connect(fd, <sockaddr*>&ss, sl)
     if r < 0 and errno != EINPROGRESS:
         c.err = errno               # reported from the ready list, like a late failure
@@ -109,6 +115,7 @@ cdef void conn_connected(Worker* w, Conn* c, int err) noexcept nogil:
     cdef Conn* o
     cdef int ret
     c.connecting = 0
+    c.deadline = 0                  # the connect timeout is over (its timer re-checks lazily)
     if err == 0:
         c.made = 1
         if conn_after(w, c, (<Protocol>conn_proto(c)).connection_made(<Transport>bind(w, c))) < 0:
@@ -118,7 +125,7 @@ cdef void conn_connected(Worker* w, Conn* c, int err) noexcept nogil:
             c.want |= W_READ        # bytes may have come with the connect (edge-triggered)
             ready_push(w, c)
     else:
-        conn_free(w, c)             # never made: no connection_lost
+        conn_free(w, c)             # never made: no connection_lost (frees its timer)
     if err != 0:
         pxcy_stat_add(&w.stats.connect_errors, 1)
     o = handle_lookup(w, origin)

@@ -285,6 +285,12 @@ cdef void conn_on_timer(Worker* w, Conn* c) noexcept nogil:
         else:
             timer_arm(w, c.t_conn, c.deadline)
         return
+    if c.connecting:
+        if c.connecting == 1 and c.deadline and w.now >= c.deadline:
+            conn_connected(w, c, ETIMEDOUT)     # connect_timeout (a connect_error): c is freed
+        elif c.deadline:
+            timer_arm(w, c.t_conn, c.deadline)
+        return
     if c.out_head != NULL and w.cfg.write_timeout_ms:
         t = c.last_write + w.cfg.write_timeout_ms
         if w.now >= t:

@@ -13,6 +13,7 @@ cdef dict DEFAULTS = dict(
     max_pending_input=1 << 20, max_unsent=4 << 20, transient_limit=64 << 20,
     persistent_limit=4 << 20, block_size=64 * 1024 - 64, pool_blocks=256,
     stop_timeout=5.0, linger=2.0, write_timeout=60.0, read_budget=16, drain=None,
+    connect_timeout=10.0,
 )
 
 STAT_KEYS = ("accepted", "closed", "rejected", "bytes_in", "bytes_out", "callbacks",
@@ -65,6 +66,7 @@ cdef Core* core_new(dict cfg) except NULL:
     c.stop_timeout_ms = _ms_opt(cfg, "stop_timeout")
     c.linger_ms = _ms_opt(cfg, "linger")
     c.write_timeout_ms = _ms_opt(cfg, "write_timeout")
+    c.connect_timeout_ms = _ms_opt(cfg, "connect_timeout")
     if cfg["drain"] is not None:                # None: auto (Server.drain_seconds)
         _ms_opt(cfg, "drain")                   # used by serve_forever (checked here)
     cdef Core* core = <Core*>calloc(1, sizeof(Core))
@@ -124,7 +126,8 @@ cdef class Server:
     transient_limit / persistent_limit (per connection heap bounds), stop_timeout (s
     to finish writing on stop), linger (s), write_timeout (s without write progress
     before a connection whose client stopped reading is closed; 0: never),
-    read_budget (reads per connection per loop turn). start() and stop() may be
+    connect_timeout (s an outbound Transport.connect may take before connect_done
+    reports ETIMEDOUT; 0: the kernel's SYN retries, about 2 minutes), read_budget (reads per connection per loop turn). start() and stop() may be
     called from any thread; both are idempotent, and stop() returns once the worker
     threads are joined.
     """

@@ -90,6 +90,7 @@ cdef struct Config:
     uint32_t stop_timeout_ms
     uint32_t linger_ms
     uint32_t write_timeout_ms
+    uint32_t connect_timeout_ms # an outbound connect not up by then fails with ETIMEDOUT
     uint32_t read_budget        # reads per connection per loop turn
 
 
