@@ -11,6 +11,18 @@ ranges queued with sendfile are read back with pread). `closed` tells whether th
 handler closed the connection; `close()` runs connection_lost; `feed_eof()` is the
 peer's half-close (eof_received); `advance()` fires the timers that are due (the
 harness follows the real clock). Pushed-back input is redelivered as on a socket.
+
+The capabilities of a Server work here too:
+
+    h = Harness(App, on_defer=fn)            # t.defer: fn runs on this thread and
+    h.feed(b"...")                           # result_received follows in the same feed
+    h = Harness(App, on_defer=fn, defer_inline=False)
+    h.feed(b"..."); h.run_deferred()         # hold the jobs, run them when you say
+    h = Harness(App, client=Upstream, connect_timeout=2)
+    h.feed(b"..."); h.advance(1)             # t.connect opens a real TCP connection;
+                                             # advance(timeout) waits for its events
+
+An HTTP app's Python routes (route_py) bring their own on_defer.
 """
 from pxcy.runtime import Harness
 

@@ -408,3 +408,82 @@ def test_ticker_example_ticks_then_closes(serve, protos):
     assert rest in (b"stopped\n", b"tick 2\nstopped\n"), rest
     st = wait_stats(server, lambda st: st["connections"] == 0)
     assert st["timers_fired"] == 4 + rest.count(b"tick")
+
+
+# ------------------------------------- the same capabilities in pxcy.testing.Harness
+
+def test_harness_defer_inline(protos):
+    from pxcy.testing import Harness
+    h = Harness(protos.Relay, on_defer=lambda b: b.upper())
+    assert h.feed(b"D 7 hello\n") == b"d 0 0\nr 7 0 HELLO\n"     # the result in the same feed
+    h2 = Harness(protos.Relay, on_defer=lambda b: 1 / 0)
+    assert h2.feed(b"D 8 x\n") == b"d 0 0\nr 8 -1 \n"
+    assert Harness(protos.Relay).feed(b"D 9 x\n") == b"d -1 %d\n" % ENOPROTOOPT
+    assert h.stats()["defers"] == 1
+
+
+def test_harness_defer_held_then_dropped_for_a_gone_connection(protos):
+    from pxcy.testing import Harness
+    calls = []
+    h = Harness(protos.Relay, on_defer=lambda b: calls.append(b) or b"late", defer_inline=False)
+    assert h.feed(b"D 1 a\nD 2 b\n") == b"d 0 0\nd 0 0\n"
+    assert calls == []
+    assert h.run_deferred() == b"r 1 0 late\nr 2 0 late\n"
+    assert h.feed(b"D 3 c\n") == b"d 0 0\n"
+    h.close()
+    assert h.run_deferred() == b"" and calls == [b"a", b"b", b"c"]
+    assert h.stats()["defer_dropped"] == 1
+
+
+def harness_until(h, word, rounds=int(HANG)):
+    out = b""
+    for _ in range(rounds):
+        out += h.advance(1)
+        if word in out:
+            return out
+    return out
+
+
+def test_harness_connect_and_relay(serve, protos):
+    from pxcy.testing import Harness
+    up = serve(Echo, workers=1)
+    h = Harness(protos.Relay, client=protos.RelayClient)
+    out = h.feed(b"C 127.0.0.1 %d 42\n" % up.port)       # loopback: may be up within the feed
+    assert out.startswith(b"c 0 0\n")
+    if b"done" not in out:
+        out += harness_until(h, b"done")
+    lines = out.split(b"\n")[1:]
+    assert lines[0].split()[:3] == [b"up", b"1", b"42"], out
+    hu = int(lines[0].split()[3])
+    assert lines[1].split()[:4] == [b"done", b"42", b"1", b"0"] and int(lines[1].split()[4]) == hu
+    out = h.feed(b"S %d ping\n" % hu)
+    assert out.startswith(b"s 0 0\n")
+    out += harness_until(h, b"ping\n") if b"ping\n" not in out else b""
+    assert out == b"s 0 0\nping\n"
+    out = h.feed(b"C 127.0.0.1 %d 5\n" % closed_port())
+    out += harness_until(h, b"done 5") if b"done 5" not in out else b""
+    assert out == b"c 0 0\ndone 5 0 %d 0\n" % ECONNREFUSED
+    assert h.stats()["connects"] == 2 and h.stats()["connect_errors"] == 1
+
+
+def test_harness_connect_timeout(protos):
+    from pxcy.testing import Harness
+    ls, fillers = unanswered_port()
+    h = Harness(protos.Relay, client=protos.RelayClient, connect_timeout=0.2)
+    assert h.feed(b"C 127.0.0.1 %d 9\n" % ls.getsockname()[1]) == b"c 0 0\n"
+    assert harness_until(h, b"done") == b"done 9 0 %d 0\n" % ETIMEDOUT
+    for c in fillers + [ls]:
+        c.close()
+
+
+def test_harness_runs_http_python_routes():
+    from pxcy.testing import Harness
+    from pxcy.protocols.http11 import HelloWorld
+    app = HelloWorld()
+    app.prepare()
+    app.route_py(b"/py", lambda req: {"q": req.query_param("q")})
+    h = Harness(app)
+    out = h.feed(b"GET /py?q=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+    first, _, rest = out.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 200") and rest.startswith(b'{"q":"1"}HTTP/1.1 200'), out
+    assert rest.endswith(b"Hello, World!"), out             # the nogil route answered after it

@@ -159,48 +159,56 @@ cdef void worker_drop_results(Worker* w) noexcept nogil:
         r = nxt
 
 
+cdef DJob* defer_call(fn, DJob* j):
+    """Run `fn(bytes)` for job j (the GIL held): its result as a job for j's worker
+    (status -1 and no data if fn raised), or NULL when out of memory."""
+    cdef DJob* r
+    cdef Py_ssize_t n
+    status = 0
+    try:
+        out = fn(PyBytes_FromStringAndSize(j.data, <Py_ssize_t>j.n))
+        if isinstance(out, str):
+            out = (<str>out).encode()
+        elif out is None:
+            out = b""
+        elif not isinstance(out, bytes):
+            out = bytes(out)
+    except BaseException:
+        _traceback.print_exc(file=_sys.stderr)
+        out = b""
+        status = -1
+    n = PyBytes_GET_SIZE(out)
+    r = djob_new(<size_t>n)
+    if r == NULL:                   # out of memory: the connection still hears back
+        n = 0
+        status = -1
+        r = djob_new(0)
+        if r == NULL:
+            return NULL
+    r.w = j.w
+    r.handle = j.handle
+    r.token = j.token
+    r.status = status
+    if n:
+        memcpy(r.data, PyBytes_AS_STRING(out), <size_t>n)
+    return r
+
+
 def _pool_thread(Server server, fn):
     """A Python thread of the defer pool: run `fn(bytes)` for each job, the GIL held
     only around the call (on a free-threaded build the threads run in parallel)."""
     cdef DQueue* q = server.core.dq
     cdef DJob* j
     cdef DJob* r
-    cdef Py_ssize_t n
     while True:
         with nogil:
             j = dqueue_take(q)
         if j == NULL:
             return
-        status = 0
-        try:
-            out = fn(PyBytes_FromStringAndSize(j.data, <Py_ssize_t>j.n))
-            if isinstance(out, str):
-                out = (<str>out).encode()
-            elif out is None:
-                out = b""
-            elif not isinstance(out, bytes):
-                out = bytes(out)
-        except BaseException:
-            _traceback.print_exc(file=_sys.stderr)
-            out = b""
-            status = -1
-        n = PyBytes_GET_SIZE(out)
-        r = djob_new(<size_t>n)
-        if r == NULL:                   # out of memory: the connection still hears back
-            n = 0
-            status = -1
-            r = djob_new(0)
-            if r == NULL:
-                free(j)
-                continue
-        r.w = j.w
-        r.handle = j.handle
-        r.token = j.token
-        r.status = status
-        if n:
-            memcpy(r.data, PyBytes_AS_STRING(out), <size_t>n)
+        r = defer_call(fn, j)
         with nogil:
-            worker_post_result(j.w, r)
+            if r != NULL:
+                worker_post_result(j.w, r)
             free(j)
 
 
@@ -215,46 +223,59 @@ cdef init_extras(Server self, client, on_defer, python_threads, resolve):
             or not 1 <= python_threads <= 1024:
         raise ValueError(f"python_threads={python_threads!r}: must be an integer in [1, 1024]")
     self.python_threads = python_threads
-    if isinstance(resolve, str):
-        resolve = (resolve,)
-    self.resolve = tuple(resolve)
-    for name in self.resolve:
-        if not isinstance(name, str) or not 0 < len(name.encode()) < 256:
-            raise ValueError(f"resolve: {name!r} is not a host name")
+    self.resolve = resolve_names(resolve)
     self._pool = []
 
 
+cdef tuple resolve_names(resolve):
+    """resolve= checked: a tuple of host names."""
+    if isinstance(resolve, str):
+        resolve = (resolve,)
+    resolve = tuple(resolve)
+    for name in resolve:
+        if not isinstance(name, str) or not 0 < len(name.encode()) < 256:
+            raise ValueError(f"resolve: {name!r} is not a host name")
+    return resolve
+
+
 cdef int start_extras(Server self, Core* core) except -1:
-    """In start(), with the GIL: snapshot the client prototype (records get room for
-    the larger of the two), resolve the names connect() may use, make the defer queue."""
-    cdef int i
-    cdef size_t big
-    names = ("localhost",) + tuple(n for n in self.resolve if n != "localhost")
+    """In start(), with the GIL: the client prototype and resolved names, and the
+    defer queue."""
     if self.client is not None:
-        self.client.prepare()
-        core.client_proto = snapshot_prototype(self.client)
-        core.client_size = Py_TYPE(self.client).tp_basicsize
-        big = core.proto_size if core.proto_size > core.client_size else core.client_size
-        core.conn_size = round16(sizeof(Conn)) + round16(big)
-        addrs = []
-        for name in names:
-            try:
-                info = _socket.getaddrinfo(name, 0, type=_socket.SOCK_STREAM)
-            except _socket.gaierror as e:
-                raise OSError(f"resolve: cannot resolve {name!r}: {e}") from None
-            info.sort(key=lambda a: a[0] != _socket.AF_INET)      # IPv4 first
-            addrs.append((name.encode(), info[0][0], info[0][4]))
-        core.hosts = <HostEnt*>calloc(len(addrs), sizeof(HostEnt))
-        if core.hosts == NULL:
-            raise MemoryError()
-        for i, (bname, fam, sa) in enumerate(addrs):
-            memcpy(core.hosts[i].name, <const char*>bname, len(bname))
-            host_fill(&core.hosts[i], fam, sa)
-            core.nhosts = i + 1
+        core_add_client(core, self.client, self.resolve)
     if self.on_defer is None and hasattr(self.prototype, "pxcy_defer_handler"):
         self.on_defer = self.prototype.pxcy_defer_handler()     # HTTP Python routes
     if self.on_defer is not None:
         core.dq = dqueue_new()
+    return 0
+
+
+cdef int core_add_client(Core* core, client, tuple resolve) except -1:
+    """Snapshot the client prototype (records get room for the larger of the two)
+    and resolve the names connect() may use (Server.start and the Harness)."""
+    cdef int i
+    cdef size_t big
+    names = ("localhost",) + tuple(n for n in resolve if n != "localhost")
+    client.prepare()
+    core.client_proto = snapshot_prototype(client)
+    core.client_size = Py_TYPE(client).tp_basicsize
+    big = core.proto_size if core.proto_size > core.client_size else core.client_size
+    core.conn_size = round16(sizeof(Conn)) + round16(big)
+    addrs = []
+    for name in names:
+        try:
+            info = _socket.getaddrinfo(name, 0, type=_socket.SOCK_STREAM)
+        except _socket.gaierror as e:
+            raise OSError(f"resolve: cannot resolve {name!r}: {e}") from None
+        info.sort(key=lambda a: a[0] != _socket.AF_INET)      # IPv4 first
+        addrs.append((name.encode(), info[0][0], info[0][4]))
+    core.hosts = <HostEnt*>calloc(len(addrs), sizeof(HostEnt))
+    if core.hosts == NULL:
+        raise MemoryError()
+    for i, (bname, fam, sa) in enumerate(addrs):
+        memcpy(core.hosts[i].name, <const char*>bname, len(bname))
+        host_fill(&core.hosts[i], fam, sa)
+        core.nhosts = i + 1
     return 0
 
 

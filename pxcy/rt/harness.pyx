@@ -1,27 +1,52 @@
 # Harness: drive a protocol's callbacks on the calling thread, without sockets
 # (included into pxcy/runtime.pyx; the Python face is pxcy.testing).
 
+import time as _htime
+
+
 cdef class Harness:
     """Drive a protocol's callbacks on the calling thread, without sockets.
 
     The connection, its state machine, heaps, output queue, pushback redelivery
     and timers are the real ones; output is collected instead of written. See
     pxcy.testing.
+
+    `on_defer=fn` (HTTP Python routes bring their own): `t.defer` calls `fn` on
+    the calling thread and `result_received` follows in the same feed()/advance();
+    with `defer_inline=False` jobs wait for run_deferred(). `client=ClientProtocol`
+    (and `resolve=`): `t.connect` opens a real outbound TCP connection, whose
+    events advance(timeout) waits for.
     """
     cdef Core* core
     cdef Worker* w
     cdef Conn* c
     cdef readonly object prototype
     cdef object _transport
+    cdef object _on_defer
+    cdef bint _defer_inline
 
-    def __init__(self, protocol, **options):
+    def __init__(self, protocol, *, client=None, on_defer=None, resolve=(),
+                 defer_inline=True, **options):
         self.prototype = check_protocol(protocol)
         self.prototype.prepare()
+        if client is not None:
+            client = check_protocol(client)
+        resolve = resolve_names(resolve)
+        if on_defer is None and hasattr(self.prototype, "pxcy_defer_handler"):
+            on_defer = self.prototype.pxcy_defer_handler()      # HTTP Python routes
+        if on_defer is not None and not callable(on_defer):
+            raise TypeError(f"on_defer={on_defer!r}: must be callable")
+        self._on_defer = on_defer
+        self._defer_inline = defer_inline
         opts = dict(DEFAULTS, **options)
         self.core = core_new(opts)
         self.core.prototype = snapshot_prototype(self.prototype)
         self.core.proto_size = Py_TYPE(self.prototype).tp_basicsize
         self.core.conn_size = round16(sizeof(Conn)) + round16(self.core.proto_size)
+        if client is not None:
+            core_add_client(self.core, client, resolve)
+        if on_defer is not None:
+            self.core.dq = dqueue_new()
         self.core.workers = <Worker**>calloc(1, sizeof(Worker*))
         if self.core.workers == NULL:
             raise MemoryError()
@@ -32,6 +57,10 @@ cdef class Harness:
         self._transport = Transport.__new__(Transport)
         worker_init(self.w, self.core, 0, self._transport)
         self.core.nworkers = 1
+        if client is not None:          # outbound connections are real sockets
+            self.w.epfd = epoll_create1(EPOLL_CLOEXEC)
+            if self.w.epfd < 0:
+                raise OSError(errno, _os.strerror(errno))
         self.w.now = clock_ms()
         self.c = conn_new(self.w, -1)
         if self.c == NULL:
@@ -48,20 +77,66 @@ cdef class Harness:
     cdef bint _alive(self):
         return self.c != NULL and self.c.state < CS_LOST
 
-    cdef void _settle(self):
-        """Run the ready list (redeliveries, streaming senders) and due timers
-        until nothing is left to do (bounded)."""
-        cdef int i
+    cdef int _settle(self) except -1:
+        """Run the ready list (redeliveries, streaming senders), due timers, socket
+        events of outbound connections and deferred calls until nothing is left to
+        do (bounded)."""
+        cdef int i, n
         for i in range(10000):
             self.w.now = clock_ms()
+            n = self._poll(0) if self.w.epfd >= 0 else 0
             if self.w.tlen:
                 timers_run(self.w)
-            if self.w.ready == NULL:
+            if self._defer_inline:
+                n += self._run_jobs()
+            if pxcy_load_ptr(<void**>&self.w.done) != NULL:
+                worker_run_results(self.w)
+            if self.w.ready == NULL and n == 0:
                 break
-            worker_run_ready(self.w)
+            if self.w.ready != NULL:
+                worker_run_ready(self.w)
         if self.c != NULL and self.c.state >= CS_LOST:
             # lingering makes no sense without a socket: the record is done
             conn_free(self.w, self.c)
+        return 0
+
+    cdef int _poll(self, int timeout_ms) except -1:
+        """One epoll_wait on the outbound connections (up to timeout_ms); their
+        events dispatched as the worker loop does. Returns the number of events."""
+        cdef epoll_event events[MAX_EVENTS]
+        cdef int n, i
+        with nogil:
+            n = epoll_wait(self.w.epfd, events, MAX_EVENTS, timeout_ms)
+        self.w.now = clock_ms()
+        for i in range(n if n > 0 else 0):
+            conn_event(self.w, <Conn*>events[i].data.ptr, events[i].events)
+        return n if n > 0 else 0
+
+    cdef int _run_jobs(self) except -1:
+        """Run the queued defer jobs on this thread; their results wait on the
+        worker's stack for worker_run_results. Returns the number run."""
+        cdef DQueue* q = self.core.dq
+        cdef DJob* j
+        cdef DJob* r
+        cdef int k = 0
+        if q == NULL:
+            return 0
+        while True:
+            pthread_mutex_lock(&q.lock)
+            j = q.head
+            if j != NULL:
+                q.head = j.next
+                if q.head == NULL:
+                    q.tail = NULL
+            pthread_mutex_unlock(&q.lock)
+            if j == NULL:
+                return k
+            r = defer_call(self._on_defer, j)
+            if r != NULL:
+                r.next = <DJob*>self.w.done     # no other thread posts here
+                self.w.done = r
+            free(j)
+            k += 1
 
     def feed(self, data):
         """Deliver `data` as reads of at most read_size bytes; return the bytes the
@@ -97,8 +172,31 @@ cdef class Harness:
             self._settle()
         return self.take()
 
-    def advance(self):
-        """Fire timers that are due (the harness follows the real clock)."""
+    def advance(self, timeout=0):
+        """Fire timers that are due (the harness follows the real clock), run
+        deferred calls and the outbound connections' events; return what was sent.
+        With `timeout` (seconds), first wait up to that long for a socket event or
+        the next timer."""
+        cdef uint64_t due
+        cdef int ms = <int>(min(max(float(timeout), 0.0), 86400.0) * 1000)
+        if ms > 0:
+            self.w.now = clock_ms()
+            due = timer_next(self.w)
+            if due != <uint64_t>-1:
+                ms = 0 if due <= self.w.now else <int>min(<uint64_t>ms, due - self.w.now)
+            if self.w.epfd >= 0:
+                self._poll(ms)
+            elif ms > 0:
+                _htime.sleep(ms / 1000.0)
+        self._settle()
+        return self.take()
+
+    def run_deferred(self):
+        """Run the defer jobs queued so far (defer_inline=False), deliver their
+        results (dropped if the connection is gone) and return what was sent."""
+        self._run_jobs()
+        if pxcy_load_ptr(<void**>&self.w.done) != NULL:
+            worker_run_results(self.w)
         self._settle()
         return self.take()
 
@@ -133,7 +231,9 @@ cdef class Harness:
 
     def stats(self):
         return {"callbacks": self.w.stats.callbacks, "requests": self.w.stats.requests,
-                "redeliveries": self.w.stats.redeliveries,
+                "redeliveries": self.w.stats.redeliveries, "defers": self.w.stats.defers,
+                "defer_dropped": self.w.stats.defer_dropped, "connects": self.w.stats.connects,
+                "connect_errors": self.w.stats.connect_errors,
                 "transient_peak": self.w.tpool.peak}
 
 

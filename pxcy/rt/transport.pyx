@@ -358,8 +358,8 @@ cdef class Transport:
         """Open a TCP connection to host:port (numeric, or named in Server(resolve=));
         connect_done(t, token, handle) follows. -1 when it cannot start."""
         cdef Conn* c = <Conn*>self._conn
-        if c.state >= CS_CLOSING or c.fd < 0:
-            c.err = EPIPE if c.fd >= 0 else EOPNOTSUPP
+        if c.state >= CS_CLOSING:
+            c.err = EPIPE
             return -1
         return conn_connect(<Worker*>self._worker, c, host, port, token)
 
@@ -375,8 +375,8 @@ cdef class Transport:
         """Run Server(on_defer=fn) on a copy of the bytes in a Python thread;
         result_received(t, token, ...) follows on this worker (dropped if we left)."""
         cdef Conn* c = <Conn*>self._conn
-        if c.state >= CS_CLOSING or c.fd < 0:
-            c.err = EPIPE if c.fd >= 0 else EOPNOTSUPP
+        if c.state >= CS_CLOSING:
+            c.err = EPIPE
             return -1
         return conn_defer(<Worker*>self._worker, c, token, data, n)
 
