@@ -12,7 +12,7 @@ from .errors import WikisearchError
 from .titlesort import build_hash, gather, hash_lookup, sort_pages
 
 MAX_NAMESPACES = 64    # titleindex.pxd NS_MAX
-MAX_HOPS = 8            # redirect chains are followed this far (MediaWiki follows one)
+MAX_HOPS = 8            # rounds of pointer doubling: chains of up to 2**8 redirects settle (MediaWiki follows one)
 
 
 class TitleCollector:
