@@ -1030,7 +1030,7 @@ def rerender(out_dir: Path, results: Optional[str], readme: Optional[Path] = Non
     titles = summary.get("titles") or {s: s for s in dict.fromkeys(r.section for r in h.rows)}
     path = Path(results or BENCH / ("RESULTS-scaling.md" if summary["params"].get("scaling") else "RESULTS.md"))
     write_report(path, summary["meta"], h, titles, summary["params"], raw_dir=rel(out_dir),
-                 wiki_md=out_dir / "WIKISEARCH.md")
+                 appended_from=out_dir)
     log(f"wrote {path} from {out_dir}")
     if readme is not None and not summary["params"].get("scaling"):
         update_readme(readme, summary["meta"], summary["params"], h, rel(out_dir))
@@ -1184,7 +1184,7 @@ def main(argv=None) -> int:
         src = out_dir
         if args.keep_raw == "yes" or (args.keep_raw == "auto" and full):
             src = rawdata.save(RESULTS_DIR / rawdata.run_dir_name(meta, args.scaling), summary,
-                               out_dir / "runs.jsonl", None if args.scaling else BENCH / "WIKISEARCH.md")
+                               out_dir / "runs.jsonl", None if args.scaling else BENCH)
             log(f"raw data kept in {rel(src)} (commit it with the Markdown)")
         # the Markdown always comes from the saved files, exactly as --report-from would make it
         rc = rerender(src, args.results, README if full else None)

@@ -4,6 +4,7 @@ A full `bench/run.sh` run saves what it measured under bench/results/<date>-<com
   results.json     environment (meta), parameters, section titles, summary rows, memory figures
   runs.jsonl.gz    every measured run (one JSON object per line), gzip with a fixed mtime
   WIKISEARCH.md    the wikisearch section appended to RESULTS.md, when there is one
+  PYTHON_ROUTES.md the Python-route section (bench/python_routes.py), when there is one
 `bench/run.sh --report-from DIR` renders RESULTS.md (and the README block) from these files alone.
 """
 from __future__ import annotations
@@ -31,7 +32,11 @@ def run_dir_name(meta: dict, scaling: bool) -> str:
     return name + ("-scaling" if scaling else "")
 
 
-def save(dest: Path, summary: dict, runs_jsonl: Path, wiki_md: Optional[Path] = None) -> Path:
+# sections written by other bench scripts and appended to RESULTS.md: (file, script)
+APPENDED = (("WIKISEARCH.md", "bench/wikisearch.py"), ("PYTHON_ROUTES.md", "bench/python_routes.py"))
+
+
+def save(dest: Path, summary: dict, runs_jsonl: Path, appended_from: Optional[Path] = None) -> Path:
     """Write the raw data of one run to dest (created; an existing dest is replaced whole)."""
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -41,8 +46,9 @@ def save(dest: Path, summary: dict, runs_jsonl: Path, wiki_md: Optional[Path] = 
     with open(tmp / "runs.jsonl.gz", "wb") as f:      # mtime=0: same runs, same bytes
         with gzip.GzipFile(filename="runs.jsonl", mode="wb", fileobj=f, mtime=0, compresslevel=9) as g:
             g.write(raw)
-    if wiki_md is not None and wiki_md.exists():
-        shutil.copyfile(wiki_md, tmp / "WIKISEARCH.md")
+    for name, _ in APPENDED if appended_from is not None else ():
+        if (appended_from / name).exists():
+            shutil.copyfile(appended_from / name, tmp / name)
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)                                  # nothing half-written is left under dest
     return dest

@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
+import rawdata  # bench/rawdata.py (on the path: harness.py and the tests put bench/ there)
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 DISTURBED = 0.5          # other processes' CPU (cores) above which a row is flagged
@@ -222,7 +224,7 @@ def targets_md(rows: list, memory: list) -> list:
 
 
 def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict,
-                 raw_dir: str = "", wiki_md: Optional[Path] = None) -> None:
+                 raw_dir: str = "", appended_from: Optional[Path] = None) -> None:
     """Render the Markdown from rows + memory + meta alone (no clock, no machine state):
     the same raw data gives the same file byte for byte."""
     failed_runs = sum(r.failed_runs for r in h.rows)
@@ -303,8 +305,8 @@ def write_report(path: Path, meta: dict, h: Harness, titles: dict, params: dict,
               "Checked against the pinned 1-worker table and the memory figures above; a target "
               "within the run-to-run spread (± column) is met within noise. Where pxcy's CPU per request "
               "goes: docs/benchmarks.md (Profile). Multi-core scaling: bench/RESULTS-scaling.md.", ""] + targets + [""]
-    wiki = wiki_md
-    if not params.get("scaling") and wiki is not None and wiki.exists():
-        L += ["", "<!-- appended from bench/WIKISEARCH.md (written by bench/wikisearch.py) -->", "",
-              wiki.read_text().strip(), ""]
+    for name, script in rawdata.APPENDED if appended_from is not None and not params.get("scaling") else ():
+        if (appended_from / name).exists():
+            L += ["", f"<!-- appended from bench/{name} (written by {script}) -->", "",
+                  (appended_from / name).read_text().strip(), ""]
     path.write_text("\n".join(L))
