@@ -247,3 +247,36 @@ def test_dirty_tree_is_named_in_the_raw_dir_and_the_readme():
     assert rawdata.run_dir_name(meta, True) == "20261201-abc1234-dirty-scaling"
     block = "\n".join(rawdata.readme_block(meta, {}, [], [], lambda r: False, ""))
     assert "uncommitted" in block and "load generator limited" in block
+
+
+def test_appended_sections_are_kept_and_rendered(tmp_path):
+    """WIKISEARCH.md and PYTHON_ROUTES.md (written by their own scripts) travel with the
+    raw data and are appended to the report, in that order."""
+    summary, runs = sample_runs()
+    jl = tmp_path / "runs.jsonl"
+    jl.write_text("".join(json.dumps(r) + "\n" for r in runs))
+    src = tmp_path / "bench"
+    src.mkdir()
+    (src / "WIKISEARCH.md").write_text("## wikisearch section\n")
+    (src / "PYTHON_ROUTES.md").write_text("## python routes section\n")
+    d = rawdata.save(tmp_path / "kept", summary, jl, src)
+    assert (d / "WIKISEARCH.md").exists() and (d / "PYTHON_ROUTES.md").exists()
+    md = render(d, tmp_path / "r.md")
+    assert md.index("## wikisearch section") < md.index("## python routes section")
+    assert "<!-- appended from bench/PYTHON_ROUTES.md (written by bench/python_routes.py) -->" in md
+
+
+def test_python_routes_script_writes_its_table(tmp_path):
+    out = tmp_path / "PYTHON_ROUTES.md"
+    r = subprocess.run([sys.executable, str(BENCH / "python_routes.py"), "--quick", "--no-ft",
+                        "--md", str(out), "--out", str(tmp_path / "pr.txt")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    md = out.read_text()
+    row = [l for l in md.splitlines() if l.startswith("| 3.") and " GIL |" in l]
+    assert len(row) == 1, md
+    cells = [c.strip() for c in row[0].strip("|").split("|")]
+    assert float(cells[1]) > 0 and float(cells[2]) > 0       # req/s with 1 and 2 Python threads
+    bad = subprocess.run([sys.executable, str(BENCH / "python_routes.py"), "--seconds", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
