@@ -19,8 +19,9 @@ The capabilities of a Server work here too:
     h = Harness(App, on_defer=fn, defer_inline=False)
     h.feed(b"..."); h.run_deferred()         # hold the jobs, run them when you say
     h = Harness(App, client=Upstream, connect_timeout=2)
-    h.feed(b"..."); h.advance(1)             # t.connect opens a real TCP connection;
-                                             # advance(timeout) waits for its events
+    out = h.feed(b"...")                     # t.connect opens a real TCP connection;
+    while b"done" not in out:                # advance(timeout) waits up to timeout for
+        out += h.advance(1)                  # its next event (or the next timer)
 
 An HTTP app's Python routes (route_py) bring their own on_defer.
 """

@@ -251,6 +251,8 @@ cdef void conn_free(Worker* w, Conn* c) noexcept nogil:
         c.next.prev = c.prev
     pxcy_size_add(&w.nconns, <size_t>-1)
     pxcy_stat_add(&w.stats.closed, 1)
+    if c.pinned:
+        return                      # the Harness holds this pointer: never recycled, it frees it
     # keep a bounded free list: records go back to the system as the count falls
     if w.nfree_conns < 64 + w.nconns // 4:
         c.next = w.free_conns

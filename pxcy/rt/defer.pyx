@@ -113,6 +113,19 @@ cdef DJob* dqueue_take(DQueue* q) noexcept nogil:
     return j
 
 
+cdef DJob* dqueue_try_take(DQueue* q) noexcept nogil:
+    """The next job, or NULL at once when there is none (the Harness's inline pool)."""
+    cdef DJob* j
+    pthread_mutex_lock(&q.lock)
+    j = q.head
+    if j != NULL:
+        q.head = j.next
+        if q.head == NULL:
+            q.tail = NULL
+    pthread_mutex_unlock(&q.lock)
+    return j
+
+
 cdef void worker_post_result(Worker* w, DJob* r) noexcept nogil:
     """From a Python thread: push r on w's lock-free stack, wake w."""
     cdef uint64_t one = 1
@@ -159,7 +172,7 @@ cdef void worker_drop_results(Worker* w) noexcept nogil:
         r = nxt
 
 
-cdef DJob* defer_call(fn, DJob* j):
+cdef DJob* defer_call(fn, DJob* j, bint reraise=False):
     """Run `fn(bytes)` for job j (the GIL held): its result as a job for j's worker
     (status -1 and no data if fn raised), or NULL when out of memory."""
     cdef DJob* r
@@ -171,9 +184,13 @@ cdef DJob* defer_call(fn, DJob* j):
             out = (<str>out).encode()
         elif out is None:
             out = b""
+        elif isinstance(out, int):          # bytes(3) would be three NUL bytes
+            raise TypeError(f"on_defer returned {out!r}: return bytes, str, a buffer or None")
         elif not isinstance(out, bytes):
             out = bytes(out)
-    except BaseException:
+    except BaseException as e:
+        if reraise and not isinstance(e, Exception):
+            raise                   # the Harness: KeyboardInterrupt, pytest.fail() reach the test
         _traceback.print_exc(file=_sys.stderr)
         out = b""
         status = -1

@@ -65,14 +65,17 @@ cdef class Harness:
         self.c = conn_new(self.w, -1)
         if self.c == NULL:
             raise MemoryError()
+        self.c.pinned = 1
         self.c.made = 1
         conn_after(self.w, self.c, (<Protocol>conn_proto(self.c)).connection_made(<Transport>bind(self.w, self.c)))
         self._settle()
 
     def __dealloc__(self):
         if self.core != NULL:
-            core_free(self.core)
+            core_free(self.core)        # conn_free leaves the pinned self.c alone
             self.core = NULL
+        free(self.c)
+        self.c = NULL
 
     cdef bint _alive(self):
         return self.c != NULL and self.c.state < CS_LOST
@@ -122,20 +125,16 @@ cdef class Harness:
         if q == NULL:
             return 0
         while True:
-            pthread_mutex_lock(&q.lock)
-            j = q.head
-            if j != NULL:
-                q.head = j.next
-                if q.head == NULL:
-                    q.tail = NULL
-            pthread_mutex_unlock(&q.lock)
+            j = dqueue_try_take(q)
             if j == NULL:
                 return k
-            r = defer_call(self._on_defer, j)
+            try:
+                r = defer_call(self._on_defer, j, True)
+            finally:
+                free(j)
             if r != NULL:
                 r.next = <DJob*>self.w.done     # no other thread posts here
                 self.w.done = r
-            free(j)
             k += 1
 
     def feed(self, data):
@@ -178,7 +177,10 @@ cdef class Harness:
         With `timeout` (seconds), first wait up to that long for a socket event or
         the next timer."""
         cdef uint64_t due
-        cdef int ms = <int>(min(max(float(timeout), 0.0), 86400.0) * 1000)
+        cdef double secs = float(timeout)
+        if not secs >= 0:                   # negative or NaN
+            raise ValueError(f"advance(timeout={timeout!r}): must be >= 0 seconds")
+        cdef int ms = <int>(min(secs, 86400.0) * 1000)
         if ms > 0:
             self.w.now = clock_ms()
             due = timer_next(self.w)

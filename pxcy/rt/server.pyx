@@ -46,6 +46,8 @@ cdef uint32_t _ms_opt(dict cfg, str key) except? 0:
         raise ValueError(f"option {key}={v!r}: must be a number of seconds") from None
     if not (0 <= f <= 86400 * 30):
         raise ValueError(f"option {key}={v!r}: must be between 0 and 2592000 seconds")
+    if 0 < f < 0.001:
+        return 1                    # a positive time is at least 1 ms (0 means "none")
     return <uint32_t>(f * 1000)
 
 

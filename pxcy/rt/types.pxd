@@ -125,13 +125,14 @@ cdef struct Conn:
     uint32_t in_len
     uint64_t last_active        # ms, worker clock: last read or write progress
     uint64_t last_write         # ms: last write progress, or when the queue became non-empty
-    uint64_t deadline           # ms, absolute; 0: none
+    uint64_t deadline           # ms, absolute; 0: none (set_deadline, a connect's connect_timeout, linger's end)
     uint32_t idle_ms            # 0: none
     int32_t t_conn              # slot of the T_CONN timer (-1: none)
     int32_t t_user              # first user timer slot (list through Timer.cnext; -1: none)
     # handles, outbound connections (rt/handles.pyx, rt/connect.pyx): 0 unless used
     uint32_t hslot              # handle slot + 1 (0: no handle given out yet)
     uint8_t connecting          # outbound: 1 connect in progress, 2 failed at once (c.err)
+    uint8_t pinned              # pxcy.testing.Harness's own record: conn_free leaves it to the Harness
     uint64_t origin             # outbound: handle of the connection that asked
     uint64_t token              # outbound: the token it gave
 

@@ -141,7 +141,9 @@ cdef void worker_begin_stop(Worker* w) noexcept nogil:
     w.stop_deadline = w.now + w.cfg.stop_timeout_ms
     while c != NULL:
         nxt = c.next
-        if drained and c.state == CS_OPEN and c.out_head == NULL and w.now - c.last_active < DRAIN_GRACE_MS:
+        if c.connecting:
+            conn_abort(w, c)        # nothing to flush, never made: its origin is stopping too
+        elif drained and c.state == CS_OPEN and c.out_head == NULL and w.now - c.last_active < DRAIN_GRACE_MS:
             # after a drain: a connection active just now may have a request on the
             # way (accepted in the last turn). Read what is there and give it a short
             # idle time; its response closes it (the server is draining)
