@@ -40,7 +40,7 @@ if [ ! -x "$py" ]; then
     nice make -s -j"$jobs"
     make -s install )
   "$py" -m ensurepip
-  "$py" -m pip install -q cython pytest numpy setuptools
+  "$py" -m pip install -q cython pytest numpy setuptools prometheus_client
 fi
 "$py" -c 'import sys; assert not sys._is_gil_enabled(), "GIL enabled"; print(sys.version)'
 [ "${1:-}" = --build-only ] && exit 0
