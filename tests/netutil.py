@@ -1,4 +1,5 @@
 """Socket helpers shared by the test modules (tests/ is on sys.path via conftest)."""
+import socket
 import threading
 
 
@@ -53,3 +54,11 @@ def netns_usable():
         return subprocess.run(["ip", "netns", "exec", ns, "true"], capture_output=True).returncode == 0
     finally:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (bound, never listened: a
+    connect to it is refused until someone takes it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -16,6 +16,8 @@ import pxcy
 from pxcy.protocols.echo import Echo
 from pxcy.protocols.proxy import proxy_server
 
+from netutil import free_port
+
 HANG = float(os.environ.get("PXCY_TEST_HANG", "30"))
 ENOENT, EXDEV, EINVAL, ECONNREFUSED, ENOPROTOOPT, ETIMEDOUT = 2, 18, 22, 111, 92, 110
 
@@ -41,11 +43,7 @@ def reset(s):
 
 
 def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()           # bound, never listened: connecting is refused
-    return port
+    return free_port()  # bound, never listened: connecting is refused
 
 
 def recv_exactly(s, n):

@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from netutil import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "deployment.md")
 
@@ -57,14 +59,6 @@ def one(items, section, key):
     vals = [v for s, k, v in items if s == section and k == key]
     assert len(vals) == 1, (section, key, vals)
     return vals[0]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture
