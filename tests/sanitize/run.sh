@@ -80,7 +80,7 @@ else
   fi
   # the test support module, sanitized too (distutils honours CFLAGS/LDFLAGS)
   CFLAGS="-g -fno-omit-frame-pointer -fsanitize=$san" LDFLAGS="-fsanitize=$san" \
-    PYTHONPATH="$src" "$py" tests/support/build.py >>"$work/build.log" 2>&1 \
+    PYTHONPATH="$src" "$py" tests/buildutil.py tests/support protos >>"$work/build.log" 2>&1 \
     || { tail -40 "$work/build.log" >&2; exit 2; }
   echo "$stamp" > "$src/.san-stamp"
 fi
