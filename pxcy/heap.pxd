@@ -66,6 +66,8 @@ cdef extern from "pxcy/includes/heap.h" nogil:
     void* pxcy_pheap_alloc(pxcy_pheap* h, size_t n)
     int pxcy_pheap_free(pxcy_pheap* h, void* p)
     void pxcy_pheap_reset(pxcy_pheap* h)
+    pxcy_pheap* pxcy_pheap_new(pxcy_pool* pool, size_t limit)
+    void pxcy_pheap_delete(pxcy_pheap* h)
 
 cdef extern from "pxcy/includes/debug.h" nogil:
     int pxcy_debug_enabled

@@ -417,4 +417,37 @@ static inline void pxcy_pheap_reset(pxcy_pheap *h) {
     h->bytes = 0;
 }
 
+/* A persistent heap made on first use inside its own first block, so that a
+ * connection that never keeps a value holds one pointer instead of this header
+ * (an idle keep-alive connection's memory is mostly its record). Delete it with
+ * pxcy_pheap_delete, never pxcy_pheap_reset: the header lives in a block it frees. */
+static inline pxcy_pheap *pxcy_pheap_new(pxcy_pool *pool, size_t limit) {
+    size_t hdr = PXCY_ROUND(sizeof(pxcy_pheap));
+    pxcy_block *b = pxcy_pool_get(pool, hdr);
+    if (!b) return NULL;
+    pxcy_pheap *h = (pxcy_pheap *)PXCY_PAYLOAD(b);
+    pxcy_pheap_init(h, pool, limit);
+    b->owner = &h->blocks;
+    b->used = hdr;
+    h->blocks.top = h->blocks.bottom = b;
+    h->blocks.bytes = b->cap;
+    return h;
+}
+
+static inline void pxcy_pheap_delete(pxcy_pheap *h) {
+    if (!h) return;
+    while (h->big) {
+        pxcy_pchunk *c = h->big;
+        h->big = c->next;
+        free((char *)c - PXCY_ALIGN);
+    }
+    pxcy_pool *pool = h->blocks.pool;
+    pxcy_block *b = h->blocks.top;   /* the header's block is the oldest: freed last */
+    while (b) {
+        pxcy_block *older = b->prev;
+        pxcy_pool_put(pool, b);
+        b = older;
+    }
+}
+
 #endif

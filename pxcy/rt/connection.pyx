@@ -29,14 +29,16 @@ cdef Conn* conn_new(Worker* w, int fd) noexcept nogil:
         c = <Conn*>malloc(core.conn_size)
         if c == NULL:
             return NULL
+    if timer_node_add(w) < 0:        # room in the timer heap for c.tn
+        free(c)
+        return NULL
     memset(c, 0, sizeof(Conn))
+    timer_node_init(&c.tn, T_CONN)
     c.fd = fd
     c.state = CS_OPEN
-    c.t_conn = -1
     c.t_user = -1
     memcpy(conn_proto(c), core.prototype, core.proto_size)
     pxcy_heap_init(&c.th, &w.tpool, w.cfg.transient_limit)
-    pxcy_pheap_init(&c.ph, &w.ppool, w.cfg.persistent_limit)
     c.last_active = w.now
     c.next = w.conns
     if w.conns != NULL:
@@ -214,7 +216,8 @@ cdef void conn_lost(Worker* w, Conn* c) noexcept nogil:
     timer_user_clear(w, c)
     queue_release(c)
     pxcy_heap_reset(&c.th)
-    pxcy_pheap_reset(&c.ph)
+    pxcy_pheap_delete(c.ph)
+    c.ph = NULL
     input_release(w, c)
     w.resv = NULL
 
@@ -236,9 +239,8 @@ cdef void conn_free(Worker* w, Conn* c) noexcept nogil:
         conn_lost(w, c)
     c.state = CS_FREE
     ready_remove(w, c)
-    if c.t_conn >= 0:
-        timer_release(w, c.t_conn)
-        c.t_conn = -1
+    timer_disarm(w, &c.tn)
+    timer_node_drop(w)
     if c.fd >= 0:
         c_close(c.fd)
         pxcy_add_int(w.core.active, -1)
@@ -266,14 +268,8 @@ cdef void conn_timer_need(Worker* w, Conn* c, uint64_t due) noexcept nogil:
     """The connection's timer must fire no later than `due`. Activity only moves a
     timeout later, so this is one comparison unless the timer must move earlier:
     the timer re-checks what is due when it fires (lazy re-arming)."""
-    cdef Timer* t
-    if c.t_conn < 0:
-        c.t_conn = timer_alloc(w, c, T_CONN, 0)
-        if c.t_conn < 0:
-            return
-    t = &w.tslots[c.t_conn]
-    if t.heap_i < 0 or t.when > due:
-        timer_arm(w, c.t_conn, due)
+    if c.tn.heap_i < 0 or c.tn.when > due:
+        timer_arm(w, &c.tn, due)
 
 
 cdef void conn_on_timer(Worker* w, Conn* c) noexcept nogil:
@@ -285,13 +281,13 @@ cdef void conn_on_timer(Worker* w, Conn* c) noexcept nogil:
         if w.now >= c.deadline:
             conn_free(w, c)         # linger over
         else:
-            timer_arm(w, c.t_conn, c.deadline)
+            timer_arm(w, &c.tn, c.deadline)
         return
     if c.connecting:
         if c.connecting == 1 and c.deadline and w.now >= c.deadline:
             conn_connected(w, c, ETIMEDOUT)     # connect_timeout (a connect_error): c is freed
         elif c.deadline:
-            timer_arm(w, c.t_conn, c.deadline)
+            timer_arm(w, &c.tn, c.deadline)
         return
     if c.out_head != NULL and w.cfg.write_timeout_ms:
         t = c.last_write + w.cfg.write_timeout_ms
@@ -320,7 +316,7 @@ cdef void conn_on_timer(Worker* w, Conn* c) noexcept nogil:
         if t < due:
             due = t
     if due != <uint64_t>-1:
-        timer_arm(w, c.t_conn, due)
+        timer_arm(w, &c.tn, due)
 
 
 cdef void conn_run(Worker* w, Conn* c) noexcept nogil:

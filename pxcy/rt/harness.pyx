@@ -229,7 +229,7 @@ cdef class Harness:
 
     @property
     def persistent_bytes(self):
-        return self.c.ph.bytes if self._alive() else 0
+        return self.c.ph.bytes if self._alive() and self.c.ph != NULL else 0
 
     def stats(self):
         return {"callbacks": self.w.stats.callbacks, "requests": self.w.stats.requests,

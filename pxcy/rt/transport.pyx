@@ -152,7 +152,12 @@ cdef class Transport:
         if n >= PXCY_MAX_ALLOC:
             c.err = ENOMEM
             return r
-        r.data = <char*>pxcy_pheap_alloc(&c.ph, n + 1)
+        if c.ph == NULL:
+            c.ph = pxcy_pheap_new(&(<Worker*>self._worker).ppool, (<Worker*>self._worker).cfg.persistent_limit)
+            if c.ph == NULL:
+                c.err = ENOMEM
+                return r
+        r.data = <char*>pxcy_pheap_alloc(c.ph, n + 1)
         if r.data == NULL:
             c.err = ENOMEM
             return r
@@ -160,14 +165,15 @@ cdef class Transport:
             memcpy(r.data, data, n)
         r.data[n] = 0
         r.size = n
-        if old.data != NULL and pxcy_pheap_free(&c.ph, old.data) < 0 and pxcy_debug_enabled:
+        if old.data != NULL and pxcy_pheap_free(c.ph, old.data) < 0 and pxcy_debug_enabled:
             PXCY_FAIL("Transport.persist: previous value %p is not a live persistent value of this connection",
                       old.data)
         return r
 
     cdef void forget(self, pxcy_bytes* value) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
-        if value.data != NULL and pxcy_pheap_free(&c.ph, value.data) < 0 and pxcy_debug_enabled:
+        if value.data != NULL and (c.ph == NULL or pxcy_pheap_free(c.ph, value.data) < 0) \
+                and pxcy_debug_enabled:
             PXCY_FAIL("Transport.forget: %p is not a live persistent value of this connection",
                       value.data)
         value.data = NULL

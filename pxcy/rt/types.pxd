@@ -36,6 +36,16 @@ cdef enum TimerKind:
     T_ACCEPT = 3         # worker: resume accepting after a descriptor shortage
 
 
+# What the timer heap orders. It is the first member of what it times (a Conn, a
+# user Timer slot, the Worker), so the heap holds no slots of its own: an idle
+# connection's timer costs its 24 B here and one heap pointer.
+cdef struct TNode:
+    uint64_t when               # ms, worker clock
+    uint64_t seq                # arming order: equal `when` fire in order
+    int32_t heap_i              # index in Worker.theap (-1: not armed)
+    uint8_t kind                # TimerKind: what the node is the first member of
+
+
 cdef struct OutItem:
     OutItem* next
     const char* data        # memory item: next unsent byte
@@ -95,6 +105,7 @@ cdef struct Config:
 
 
 cdef struct Conn:
+    TNode tn                    # first member: the connection's idle / deadline / write-progress / linger timer
     int fd
     uint8_t state               # ConnState
     uint8_t paused              # P_* bits
@@ -116,7 +127,7 @@ cdef struct Conn:
     Conn* ready_prev            # worker's ready list (O(1) removal)
     Conn* ready_next
     pxcy_heap th                # transient heap
-    pxcy_pheap ph               # persistent heap
+    pxcy_pheap* ph              # persistent heap (made by the first Transport.persist; NULL until then)
     OutItem* out_head
     OutItem* out_tail
     uint64_t out_bytes          # unsent bytes (memory + file)
@@ -127,7 +138,6 @@ cdef struct Conn:
     uint64_t last_write         # ms: last write progress, or when the queue became non-empty
     uint64_t deadline           # ms, absolute; 0: none (set_deadline, a connect's connect_timeout, linger's end)
     uint32_t idle_ms            # 0: none
-    int32_t t_conn              # slot of the T_CONN timer (-1: none)
     int32_t t_user              # first user timer slot (list through Timer.cnext; -1: none)
     # handles, outbound connections (rt/handles.pyx, rt/connect.pyx): 0 unless used
     uint32_t hslot              # handle slot + 1 (0: no handle given out yet)
@@ -137,16 +147,13 @@ cdef struct Conn:
     uint64_t token              # outbound: the token it gave
 
 
-cdef struct Timer:
-    uint64_t when               # ms, worker clock
-    uint64_t seq                # arming order: equal `when` fire in order
+cdef struct Timer:              # a user timer (Transport.call_later)
+    TNode n                     # first member (the heap points here)
     uint64_t token
     Conn* c
     uint32_t gen                # bumped when the slot is freed: stale ids are refused
-    int32_t heap_i              # index in Worker.theap (-1: not armed)
     int32_t cnext               # connection's user timer list / free slot list
     int32_t cprev
-    uint8_t kind                # TimerKind
 
 
 
@@ -205,6 +212,7 @@ cdef struct Core:
 
 
 cdef struct Worker:
+    TNode tn_accept             # first member: resume accepting after a descriptor shortage
     int id
     int epfd
     int evfd
@@ -238,14 +246,15 @@ cdef struct Worker:
     size_t resv_len
     uint64_t stop_deadline
     size_t nconns
-    # timers: a binary min-heap of slot indices ordered by (when, seq)
-    Timer* tslots
-    int32_t* theap
+    # timers (rt/timers.pyx): a binary min-heap of TNode pointers ordered by (when, seq)
+    TNode** theap
+    uint32_t theap_cap          # >= tnodes: arming never allocates
+    uint32_t tlen               # nodes armed
+    uint32_t tnodes             # nodes that may be armed: open records + user timers + accept
+    Timer* tslots               # user timer slots, grown by doubling
     uint32_t tcap
-    uint32_t tlen
     int32_t tfree
     uint64_t tseq
-    int32_t t_accept
     HSlot* hslots               # handles (rt/handles.pyx), grown by doubling
     uint32_t hcap
     int32_t hfree

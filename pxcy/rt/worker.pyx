@@ -48,10 +48,7 @@ cdef void worker_accept(Worker* w, int li) noexcept nogil:
             if errno == EMFILE or errno == ENFILE or errno == ENOBUFS or errno == ENOMEM:
                 # out of descriptors/memory: stop accepting for a while instead of spinning
                 worker_unlisten(w)
-                if w.t_accept < 0:
-                    w.t_accept = timer_alloc(w, NULL, T_ACCEPT, 0)
-                if w.t_accept >= 0:
-                    timer_arm(w, w.t_accept, w.now + ACCEPT_PAUSE_MS)
+                timer_arm(w, &w.tn_accept, w.now + ACCEPT_PAUSE_MS)
                 pxcy_stat_add(&w.stats.accept_pauses, 1)
             return
         if pxcy_add_int(core.active, 1) > w.cfg.max_connections:
@@ -196,7 +193,7 @@ cdef void* worker_main(void* arg) noexcept nogil:
                     worker_run_results(w)      # defer results from the Python threads
             else:
                 conn_event(w, <Conn*>p, ev)
-        if w.tlen and w.tslots[w.theap[0]].when <= w.now:
+        if w.tlen and w.theap[0].when <= w.now:
             timers_run(w)
         if w.ready != NULL:
             worker_run_ready(w)
@@ -217,11 +214,13 @@ cdef int worker_init(Worker* w, Core* core, int wid, object transport) except -1
     w.epfd = -1
     w.evfd = -1
     w.tfree = -1
-    w.t_accept = -1
+    timer_node_init(&w.tn_accept, T_ACCEPT)
     w.hfree = -1
     w.cfg = core.cfg
     pxcy_pool_init(&w.tpool, core.cfg.block_size, core.cfg.pool_blocks)
     pxcy_pool_init(&w.ppool, 4096 - 64, core.cfg.pool_blocks * 4)
+    if timer_node_add(w) < 0:       # w.tn_accept
+        raise MemoryError()
     w.rbuf_cap = core.cfg.read_size
     w.rbuf = <char*>malloc(w.rbuf_cap)
     if w.rbuf == NULL:
@@ -255,7 +254,7 @@ cdef void worker_free(Worker* w) noexcept nogil:
     free(w.theap)
     w.tslots = NULL
     w.theap = NULL
-    w.tcap = w.tlen = 0
+    w.tcap = w.tlen = w.tnodes = w.theap_cap = 0
     w.scratch = NULL
     w.rbuf = w.capture = NULL
     if w.epfd >= 0:
