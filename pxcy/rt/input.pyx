@@ -129,16 +129,12 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
     cdef char* buf
     cdef bint pending
     if hup:
-        c.want |= W_HUP             # remembered: a pause or the budget may stop us first
-    elif c.want & W_HUP:
+        c.want |= W_HUP             # kept until EOF (or EAGAIN) is read: a read deferred by
+    elif c.want & W_HUP:            # a pause or the budget must still read on to the FIN
         hup = True
     if c.turn != <uint32_t>w.turn:
         c.turn = <uint32_t>w.turn
         c.reads_turn = 0
-    if hup:
-        c.rdhup = 1                 # kept until EOF is read: a read deferred by a pause
-    elif c.rdhup:                   # or the budget must still read on to the FIN
-        hup = True
     while True:
         if (c.state != CS_OPEN and c.state != CS_WR_SHUT) or c.eof_pending:
             return 0
@@ -182,7 +178,6 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
                 return 0            # drained: the next arrival raises a new edge
         elif r == 0:
             c.want &= ~(W_READ | W_HUP)
-            c.rdhup = 0
             if c.state == CS_OPEN and c.in_len > c.in_off:
                 c.peer_eof = 1          # no more input; what is pending is still answered
                 c.eof_pending = 1
@@ -191,8 +186,7 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
         elif errno == EINTR:
             continue
         elif errno == EAGAIN:
-            c.want &= ~W_READ
-            c.rdhup = 0
+            c.want &= ~(W_READ | W_HUP)
             return 0
         else:
             c.err = errno

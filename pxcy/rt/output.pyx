@@ -3,12 +3,9 @@
 # (files; SIGPIPE is blocked in worker threads), and the per-callback heap
 # segments released as the items that end them are written.
 
-cdef inline int queue_item(Worker* w, Conn* c, const char* data, int fd, bint close_fd, uint64_t off,
-                           uint64_t n) noexcept nogil:
-    """Append an output item (memory: fd -1; file: fd, offset) for n bytes."""
-    cdef OutItem* it = <OutItem*>pxcy_heap_alloc(&c.th, sizeof(OutItem))
-    if it == NULL:
-        return -1
+cdef inline void item_init(Worker* w, Conn* c, OutItem* it, const char* data, int fd, bint close_fd,
+                           uint64_t off, uint64_t n) noexcept nogil:
+    """Fill `it` and append it to the output queue."""
     it.next = NULL
     it.data = data
     it.fd = fd
@@ -24,18 +21,50 @@ cdef inline int queue_item(Worker* w, Conn* c, const char* data, int fd, bint cl
     c.out_tail = it
     c.out_bytes += n
     c.sent = 1
+
+
+cdef inline int queue_item(Worker* w, Conn* c, const char* data, int fd, bint close_fd, uint64_t off,
+                           uint64_t n) noexcept nogil:
+    """Append an output item (memory: fd -1; file: fd, offset) for n bytes."""
+    cdef OutItem* it = <OutItem*>pxcy_heap_alloc(&c.th, sizeof(OutItem))
+    if it == NULL:
+        return -1
+    item_init(w, c, it, data, fd, close_fd, off, n)
     return 0
 
 
-cdef inline int queue_mem(Worker* w, Conn* c, const char* p, size_t n) noexcept nogil:
-    """Queue n bytes at p; extends the last memory item when p continues it."""
+cdef inline int queue_mem(Worker* w, Conn* c, const char* p, size_t n, OutItem* pre) noexcept nogil:
+    """Queue n bytes at p; extends the last memory item when p continues it, else
+    uses `pre` (an item reserve_out made before p) or a new item."""
     cdef OutItem* it = c.out_tail
     if it != NULL and it.fd < 0 and it.data + it.len == p:
         it.len += n
         c.out_bytes += n
         c.sent = 1
         return 0
+    if pre != NULL:
+        item_init(w, c, pre, p, -1, False, 0, n)
+        return 0
     return queue_item(w, c, p, -1, False, 0, n)
+
+
+cdef inline char* reserve_out(Worker* w, Conn* c, size_t n) noexcept nogil:
+    """Room for a small send of up to n bytes. Where the queue's last memory item
+    ends at the heap's end and n fits after it, the send continues that item;
+    otherwise its queue item is allocated first, *before* the data, so that the
+    next send continues this one. Pipelined responses then form one run: one
+    iovec and one queue item per batch, not per response. w.resv_item: the item
+    made (NULL: the send continues the tail)."""
+    cdef OutItem* t = c.out_tail
+    cdef char* end = pxcy_heap_end(&c.th)
+    w.resv_item = NULL
+    if t != NULL and t.fd < 0 and end != NULL and t.data + t.len == end \
+            and pxcy_heap_room(&c.th) >= n:
+        return end
+    w.resv_item = <OutItem*>pxcy_heap_alloc(&c.th, sizeof(OutItem))
+    if w.resv_item == NULL:
+        return NULL
+    return pxcy_heap_reserve(&c.th, n)
 
 
 cdef enum:
@@ -53,7 +82,7 @@ cdef inline int queue_mem_big(Worker* w, Conn* c, char* p, size_t n) noexcept no
     cdef OutItem* tail = c.out_tail
     cdef OutItem* it
     if tail != NULL and tail.fd < 0 and tail.data + tail.len == p:
-        pxcy_heap_commit(&c.th, n)
+        pxcy_heap_commit(&c.th, n)      # (the item room stays unused)
         tail.len += n
         c.out_bytes += n
         c.sent = 1

@@ -48,12 +48,12 @@ cdef class Transport:
                 return refuse(<Worker*>self._worker, c, ENOMEM)
             memcpy(p, data, n)
             return queue_mem_big(<Worker*>self._worker, c, p, n)
-        p = pxcy_heap_reserve(&c.th, n)
+        p = reserve_out(<Worker*>self._worker, c, n)
         if p == NULL:
             return refuse(<Worker*>self._worker, c, ENOMEM)
         memcpy(p, data, n)
         pxcy_heap_commit(&c.th, n)
-        return queue_mem(<Worker*>self._worker, c, p, n)
+        return queue_mem(<Worker*>self._worker, c, p, n, (<Worker*>self._worker).resv_item)
 
     cdef int send_nocopy(self, const void* data, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
@@ -63,7 +63,7 @@ cdef class Transport:
             return refuse(<Worker*>self._worker, c, EPIPE)
         if pxcy_debug_enabled:
             check_pointer(c, data, "Transport.send_nocopy")
-        return queue_mem(<Worker*>self._worker, c, <const char*>data, n)
+        return queue_mem(<Worker*>self._worker, c, <const char*>data, n, NULL)
 
     cdef char* reserve(self, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
@@ -71,7 +71,7 @@ cdef class Transport:
         if n >= BIG_SEND and n <= PXCY_MAX_ALLOC:
             p = pxcy_heap_reserve(&c.th, n + item_room())    # room for its queue item
         else:
-            p = pxcy_heap_reserve(&c.th, n)
+            p = reserve_out(<Worker*>self._worker, c, n)
         (<Worker*>self._worker).resv = p
         (<Worker*>self._worker).resv_len = n if p != NULL else 0
         if p == NULL:
@@ -99,7 +99,7 @@ cdef class Transport:
         if (<Worker*>self._worker).resv_len >= BIG_SEND:
             return queue_mem_big(<Worker*>self._worker, c, p, n)
         pxcy_heap_commit(&c.th, n)
-        return queue_mem(<Worker*>self._worker, c, p, n)
+        return queue_mem(<Worker*>self._worker, c, p, n, (<Worker*>self._worker).resv_item)
 
     cdef int sendfile(self, int fd, uint64_t offset, uint64_t count, bint close_after) noexcept nogil:
         # fd ownership: with close_after the fd is ours from here on, on every path

@@ -24,6 +24,7 @@ cdef enum:
     W_REDELIVER = 2      # pushed-back input should be delivered again without new bytes
     W_FLUSH = 4          # a streaming sender yielded: write and call send_complete
     W_HUP = 8            # epoll reported a hang-up: read to 0/EAGAIN whenever reading resumes
+                         # (the one record of it: cleared only by that read, or conn_lost)
 
 # Conn.after_drain: what to do once the output queue is empty
 cdef enum:
@@ -118,7 +119,6 @@ cdef struct Conn:
     uint8_t stalled             # last pushback made no progress (k == n)
     uint8_t abort_req           # Transport.abort() during a callback
     uint8_t eof_pending         # FIN read behind pushed-back input: eof_received waits for it
-    uint8_t rdhup               # an event reported a hang-up: read on to EOF (rt/input.pyx)
     uint16_t err                # errno of the last failed operation (Transport.error)
     uint16_t reads_turn         # reads this loop turn (fairness)
     uint32_t turn               # loop turn (low bits of Worker.turn) reads_turn counts for
@@ -244,6 +244,7 @@ cdef struct Worker:
     size_t cb_len               # length of the data of the current data_received
     char* resv                  # Transport.reserve: start of the reservation (NULL: none)
     size_t resv_len
+    OutItem* resv_item          # the queue item made before the reservation (NULL: it continues the tail)
     uint64_t stop_deadline
     size_t nconns
     # timers (rt/timers.pyx): a binary min-heap of TNode pointers ordered by (when, seq)

@@ -524,3 +524,68 @@ cdef class Ticker(Protocol):
         t.send(b"stopped\n", 8)
         t.close()
         return 0
+
+
+cdef char MIX_PATH[256]
+MIX_PATH[0] = 0
+
+def mixer_set_path(bytes path):
+    """The file Mixer's sendfile lines read (set before serving)."""
+    assert len(path) < 255
+    memcpy(MIX_PATH, <const char*>path, len(path))
+    MIX_PATH[len(path)] = 0
+
+
+cdef class Mixer(Protocol):
+    """Line 'I\\n' -> one answer by I % 6, each a different way of queueing output,
+    so pipelined lines interleave them: 0 send, 1 reserve + commit (a partial
+    commit), 2 alloc + send_nocopy, 3 sendfile of 3 bytes of MIX_PATH at I % 100,
+    4 a 20 KiB send (the large-send path), 5 two sends. The answers are what
+    tests/test_lifecycle_attack.py::mixer_expected computes."""
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef const char* p = data
+        cdef const char* end = data + n
+        cdef const char* line
+        cdef size_t k
+        cdef long i
+        cdef char* out
+        cdef int m
+        cdef char big[20480]
+        while True:
+            line = next_line(t, &p, end, &k)
+            if line == NULL:
+                return t.pushback(end - p)
+            i = strtol(line, NULL, 10)
+            if i % 6 == 0:
+                out = <char*>t.alloc(32)        # (alloc between sends: the tail cannot continue)
+                m = snprintf(big, 64, "s%ld\n", i)
+                if t.send(big, m) < 0:
+                    return -1
+            elif i % 6 == 1:
+                out = t.reserve(64)
+                if out == NULL:
+                    return -1
+                m = snprintf(out, 64, "r%ld\n", i)
+                if t.commit(m) < 0:
+                    return -1
+            elif i % 6 == 2:
+                out = <char*>t.alloc(32)
+                if out == NULL:
+                    return -1
+                m = snprintf(out, 32, "n%ld\n", i)
+                if t.send_nocopy(out, m) < 0:
+                    return -1
+            elif i % 6 == 3:
+                if t.sendfile_path(MIX_PATH, <uint64_t>(i % 100), 3) < 0:
+                    return -1
+            elif i % 6 == 4:
+                memset(big, 97 + i % 26, sizeof(big))
+                m = snprintf(big, 32, "b%ld:", i)
+                big[m] = b':'
+                big[sizeof(big) - 1] = b'\n'
+                if t.send(big, sizeof(big)) < 0:
+                    return -1
+            else:
+                m = snprintf(big, 64, "x%ld,", i)
+                if t.send(big, m) < 0 or t.send(b"y\n", 2) < 0:
+                    return -1
