@@ -40,7 +40,7 @@ from libc.errno cimport (errno, EAGAIN, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, 
                          ECONNRESET)
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport malloc, free, calloc, realloc
-from libc.string cimport memcpy, memset, strcmp, strlen
+from libc.string cimport memcpy, memmove, memset, strcmp, strlen
 from posix.unistd cimport close as c_close, read as c_read, write as c_write, pread
 from posix.fcntl cimport open as c_open, O_RDONLY, O_CLOEXEC
 

@@ -244,6 +244,52 @@ MIXER_CHILD = """
 """
 
 
+def test_stop_finishes_a_response_streamed_from_send_complete(protos):
+    """stop() while a response that send_complete streams in 256 KiB chunks is in
+    flight to a slow reader: the whole response arrives, then the close. (The stop
+    used to close such a connection after the chunk being written.)"""
+    n = 6 * 1024 * 1024
+    pattern = bytes(range(251)) * (n // 251 + 1)
+    server = pxcy.Server(protos.BigResponse, "127.0.0.1", 0, workers=1, stop_timeout=60).start()
+    try:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        s.connect(("127.0.0.1", server.port))
+        s.settimeout(HANG)
+        s.sendall(b"%d\n" % n)
+        got = bytearray(recv_exactly(s, 300 * 1024))     # past the first chunk: mid-stream
+        stopper = threading.Thread(target=server.stop)
+        stopper.start()
+        while True:
+            c = s.recv(1 << 16)
+            if not c:
+                break
+            got += c
+        stopper.join(HANG)
+        assert not stopper.is_alive()
+        assert len(got) == n and bytes(got) == pattern[:n]
+        s.close()
+    finally:
+        server.stop()
+
+
+def test_send_from_an_uncommitted_reservation(serve, protos):
+    """send(p, n) with p inside the last reserve(): the bytes are copied before a
+    queue item is placed where they are (before the fix the copy's source and
+    destination overlapped: ASan reports memcpy-param-overlap)."""
+    def line(k):
+        head = b"reserved-then-sent %d " % k
+        return head + b"y" * (199 - len(head)) + b"\n"
+    server = serve(protos.SendFromReservation, workers=1)
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(HANG)
+    for k in range(3):
+        s.sendall(b"x")
+        want = b"".join(line(2 * k + i) for i in (1, 2))
+        assert recv_exactly(s, len(want)) == want
+    s.close()
+
+
 @pytest.mark.parametrize("debug", ["0", "1"])
 def test_interleaved_output_kinds_pipelined_to_a_slow_reader(protos, tmp_path, debug):
     """send, reserve/commit, alloc + send_nocopy, sendfile, large sends and two sends

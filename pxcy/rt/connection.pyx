@@ -88,6 +88,7 @@ cdef int conn_after(Worker* w, Conn* c, int ret) noexcept nogil:
         conn_abort(w, c)
         return -1
     w.resv = NULL
+    w.resv_item = NULL
     queue_mark(c)
     return conn_write(w, c)
 
@@ -127,6 +128,9 @@ cdef int conn_write(Worker* w, Conn* c) noexcept nogil:
         if c.state == CS_CLOSING:
             return conn_drained_close(w, c)
         if not c.sent:
+            if c.paused & P_STOP:
+                c.state = CS_CLOSING
+                return conn_drained_close(w, c)
             break
         c.sent = 0
         completed = True
@@ -138,8 +142,12 @@ cdef int conn_write(Worker* w, Conn* c) noexcept nogil:
             conn_abort(w, c)
             return -1
         w.resv = NULL
+        w.resv_item = NULL
         if c.out_head == NULL and c.state < CS_CLOSING and c.after_drain == D_NONE:
             pxcy_heap_reset(&c.th)      # send_complete queued nothing: done
+            if c.paused & P_STOP:       # a response streamed from send_complete has ended
+                c.state = CS_CLOSING
+                return conn_drained_close(w, c)
             break
         queue_mark(c)
         rounds += 1
@@ -220,6 +228,7 @@ cdef void conn_lost(Worker* w, Conn* c) noexcept nogil:
     c.ph = NULL
     input_release(w, c)
     w.resv = NULL
+    w.resv_item = NULL
 
 
 cdef void conn_abort(Worker* w, Conn* c) noexcept nogil:

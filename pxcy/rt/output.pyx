@@ -58,6 +58,8 @@ cdef inline char* reserve_out(Worker* w, Conn* c, size_t n) noexcept nogil:
     cdef OutItem* t = c.out_tail
     cdef char* end = pxcy_heap_end(&c.th)
     w.resv_item = NULL
+    if n > PXCY_MAX_ALLOC:
+        return NULL                 # (before making an item it could not use)
     if t != NULL and t.fd < 0 and end != NULL and t.data + t.len == end \
             and pxcy_heap_room(&c.th) >= n:
         return end

@@ -40,6 +40,7 @@ cdef class Transport:
         if not conn_writable(c):
             return refuse(<Worker*>self._worker, c, EPIPE)
         (<Worker*>self._worker).resv = NULL
+        (<Worker*>self._worker).resv_item = NULL
         if n >= BIG_SEND:
             if n > PXCY_MAX_ALLOC:
                 return refuse(<Worker*>self._worker, c, ENOMEM)
@@ -48,6 +49,16 @@ cdef class Transport:
                 return refuse(<Worker*>self._worker, c, ENOMEM)
             memcpy(p, data, n)
             return queue_mem_big(<Worker*>self._worker, c, p, n)
+        p = pxcy_heap_end(&c.th)
+        if p != NULL and <const char*>data >= p and <const char*>data < p + pxcy_heap_room(&c.th):
+            # data in the heap's free room (sent from an uncommitted reservation): it
+            # stays where it is (a queue item made first would overwrite it)
+            p = pxcy_heap_reserve(&c.th, n)
+            if p == NULL:
+                return refuse(<Worker*>self._worker, c, ENOMEM)
+            memmove(p, data, n)
+            pxcy_heap_commit(&c.th, n)
+            return queue_mem(<Worker*>self._worker, c, p, n, NULL)
         p = reserve_out(<Worker*>self._worker, c, n)
         if p == NULL:
             return refuse(<Worker*>self._worker, c, ENOMEM)
@@ -69,6 +80,7 @@ cdef class Transport:
         cdef Conn* c = <Conn*>self._conn
         cdef char* p
         if n >= BIG_SEND and n <= PXCY_MAX_ALLOC:
+            (<Worker*>self._worker).resv_item = NULL
             p = pxcy_heap_reserve(&c.th, n + item_room())    # room for its queue item
         else:
             p = reserve_out(<Worker*>self._worker, c, n)
@@ -81,6 +93,7 @@ cdef class Transport:
     cdef int commit(self, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
         cdef char* p = (<Worker*>self._worker).resv
+        cdef OutItem* pre
         # the pairing check: a live reservation, n within it, nothing allocated since
         if p == NULL or n > (<Worker*>self._worker).resv_len or p != pxcy_heap_end(&c.th):
             if pxcy_debug_enabled:
@@ -89,9 +102,12 @@ cdef class Transport:
                           if p == NULL or p != pxcy_heap_end(&c.th) else
                           <const char*>"more than the last reserve() asked for")
             (<Worker*>self._worker).resv = NULL
+            (<Worker*>self._worker).resv_item = NULL
             c.err = EINVAL
             return -1
+        pre = (<Worker*>self._worker).resv_item
         (<Worker*>self._worker).resv = NULL
+        (<Worker*>self._worker).resv_item = NULL
         if n == 0:
             return 0
         if not conn_writable(c):
@@ -99,7 +115,7 @@ cdef class Transport:
         if (<Worker*>self._worker).resv_len >= BIG_SEND:
             return queue_mem_big(<Worker*>self._worker, c, p, n)
         pxcy_heap_commit(&c.th, n)
-        return queue_mem(<Worker*>self._worker, c, p, n, (<Worker*>self._worker).resv_item)
+        return queue_mem(<Worker*>self._worker, c, p, n, pre)
 
     cdef int sendfile(self, int fd, uint64_t offset, uint64_t count, bint close_after) noexcept nogil:
         # fd ownership: with close_after the fd is ours from here on, on every path
@@ -142,6 +158,7 @@ cdef class Transport:
     cdef void* alloc(self, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn
         (<Worker*>self._worker).resv = NULL
+        (<Worker*>self._worker).resv_item = NULL
         return pxcy_heap_alloc(&c.th, n)
 
     cdef pxcy_bytes persist(self, pxcy_bytes old, const void* data, size_t n) noexcept nogil:
@@ -178,6 +195,11 @@ cdef class Transport:
                       value.data)
         value.data = NULL
         value.size = 0
+        if c.ph != NULL and c.ph.bytes == 0:
+            # nothing kept any more: the heap (its blocks and header) goes back, so a
+            # keep-alive connection that kept a value once does not hold it idle
+            pxcy_pheap_delete(c.ph)
+            c.ph = NULL
 
     cdef int pushback(self, size_t n) noexcept nogil:
         cdef Conn* c = <Conn*>self._conn

@@ -17,6 +17,7 @@ cdef enum ConnState:
 cdef enum:
     P_BACKPRESSURE = 1   # more than max_unsent waits to be written
     P_USER = 2           # Transport.pause_reading()
+    P_STOP = 4           # the server stops: no more input; closed once send_complete queues nothing
 
 # Conn.want: what the ready list should do for it
 cdef enum:

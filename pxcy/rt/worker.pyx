@@ -152,7 +152,11 @@ cdef void worker_begin_stop(Worker* w) noexcept nogil:
         elif c.state >= CS_LOST or c.out_head == NULL:
             conn_abort(w, c)
         elif c.state < CS_CLOSING:
-            c.state = CS_CLOSING    # finish writing what was already sent, then close
+            # finish the response being written, then close: reading stops, but
+            # send_complete still runs, so a response streamed from it is not cut
+            # at the current chunk (it ends when a round queues nothing; the stop
+            # timeout bounds it)
+            c.paused |= P_STOP
         c = nxt
 
 
@@ -219,11 +223,13 @@ cdef int worker_init(Worker* w, Core* core, int wid, object transport) except -1
     w.cfg = core.cfg
     pxcy_pool_init(&w.tpool, core.cfg.block_size, core.cfg.pool_blocks)
     pxcy_pool_init(&w.ppool, 4096 - 64, core.cfg.pool_blocks * 4)
-    if timer_node_add(w) < 0:       # w.tn_accept
-        raise MemoryError()
     w.rbuf_cap = core.cfg.read_size
     w.rbuf = <char*>malloc(w.rbuf_cap)
     if w.rbuf == NULL:
+        raise MemoryError()
+    if timer_node_add(w) < 0:       # w.tn_accept
+        free(w.rbuf)
+        w.rbuf = NULL
         raise MemoryError()
     (<Transport>transport)._worker = w
     w.transport = <PyObject*>transport

@@ -541,7 +541,7 @@ cdef class Mixer(Protocol):
     so pipelined lines interleave them: 0 send, 1 reserve + commit (a partial
     commit), 2 alloc + send_nocopy, 3 sendfile of 3 bytes of MIX_PATH at I % 100,
     4 a 20 KiB send (the large-send path), 5 two sends. The answers are what
-    tests/test_lifecycle_attack.py::mixer_expected computes."""
+    expected() in tests/test_lifecycle.py's MIXER_CHILD computes."""
     cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
         cdef const char* p = data
         cdef const char* end = data + n
@@ -589,3 +589,25 @@ cdef class Mixer(Protocol):
                 m = snprintf(big, 64, "x%ld,", i)
                 if t.send(big, m) < 0 or t.send(b"y\n", 2) < 0:
                     return -1
+
+
+cdef class SendFromReservation(Protocol):
+    """Each read: twice, reserve(256), write a 200-byte line into it and send() it
+    (not commit): the bytes are still in the heap's free room when send copies them."""
+    cdef int count
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef char* out
+        cdef int m, i
+        for i in range(2):
+            t.alloc(8)                          # the tail cannot be continued
+            out = t.reserve(256)
+            if out == NULL:
+                return -1
+            self.count += 1
+            m = snprintf(out, 256, "reserved-then-sent %d ", self.count)
+            memset(out + m, b'y', 199 - m)      # longer than a queue item: the copy
+            out[199] = b'\n'                    # would overlap its source (ASan sees it)
+            if t.send(out, 200) < 0:
+                return -1
+        return 0
