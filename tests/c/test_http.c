@@ -492,10 +492,13 @@ static void test_simd_parity(void)
             if (x == 99) buf[i] = 0x7f;
         }
         size_t s = n ? rnd() % n : 0;
-        const char *v0 = px__scan_value_scalar(buf + s, buf + n), *t0 = px__scan_target_scalar(buf + s, buf + n);
+        const char *q0 = NULL, *q1;
+        const char *v0 = px__scan_value_scalar(buf + s, buf + n),
+                   *t0 = px__scan_target_scalar(buf + s, buf + n, &q0);
         for (int l = 1; l <= maxl; l++) {
             g_checks += 2;
-            if (px__scan_value(buf + s, buf + n, l) != v0 || px__scan_target(buf + s, buf + n, l) != t0) {
+            if (px__scan_value(buf + s, buf + n, l) != v0 || px__scan_target(buf + s, buf + n, l, &q1) != t0 ||
+                q1 != q0) {
                 g_fail++;
                 printf("FAIL line %d: scanner parity level %d iter %d\n", __LINE__, l, iter);
             }
@@ -533,6 +536,47 @@ static void test_simd_parity(void)
                 printf("FAIL line %d: parser parity level %d iter %d (%d vs %d)\n", __LINE__, l, iter, a, b);
             }
         }
+    }
+    px_simd_set_level(99);
+}
+
+/* The request line's fast paths (GET, HTTP/1.1, one scan for the target's end, '?'
+ * and '#') at every SIMD level, with the '?' and '#' inside and past a window. */
+static void test_request_line_levels(void)
+{
+    int maxl = px_simd_set_level(99);
+    static const char *pad = "/abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    char req[512];
+    for (int l = 0; l <= maxl; l++) {
+        px_simd_set_level(l);
+        for (int k = 0; k < 60; k++) {          /* path of k+1 bytes, then ?q=1 */
+            snprintf(req, sizeof req, "GET %.*s?q=1 HTTP/1.1\r\nHost: x\r\n\r\n", k + 1, pad);
+            CHECK_INT(parse(req), (int)strlen(req));
+            CHECK(R.path.n == (size_t)k + 1 && R.query.n == 3 && memcmp(R.query.p, "q=1", 3) == 0);
+            snprintf(req, sizeof req, "GET %.*s HTTP/1.1\r\nX: a?b#c\r\n\r\n", k + 1, pad);
+            CHECK(parse(req) > 0 && R.query.p == NULL && R.path.n == (size_t)k + 1);   /* '?' past it */
+            snprintf(req, sizeof req, "GET %.*s#f HTTP/1.1\r\n\r\n", k + 1, pad);
+            CHECK_INT(parse(req), -400);
+            snprintf(req, sizeof req, "GET %.*s?a#f HTTP/1.1\r\n\r\n", k + 1, pad);
+            CHECK_INT(parse(req), -400);
+            snprintf(req, sizeof req, "GET http://h.example%.*s?z HTTP/1.1\r\n\r\n", k + 1, pad);
+            CHECK(parse(req) > 0 && R.path.n == (size_t)k + 1 && R.query.n == 1 && R.host.n == 9);
+        }
+        CHECK(parse("GETS / HTTP/1.1\r\n\r\n") > 0 && R.method_id == PX_METHOD_OTHER && R.method.n == 4);
+        CHECK(parse("GET / HTTP/1.1\r\n\r\n") > 0 && R.method_id == PX_METHOD_GET && R.method.n == 3 &&
+              R.minor_version == 1);
+        CHECK_INT(parse("GET  / HTTP/1.1\r\n\r\n"), -400);
+        CHECK_INT(parse("GET / HTTP/1.11\r\n\r\n"), -400);
+        CHECK(parse("GET / HTTP/1.0\r\n\r\n") > 0 && R.minor_version == 0);
+        CHECK_INT(parse("GET / HTTP/2.0\r\n\r\n"), -505);
+        /* several heads back to back: each line end found once, in its own head */
+        const char *two = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+        px_request_reset(&R);
+        int a = px_parse_request(two, strlen(two), &R, NULL);
+        CHECK_INT(a, 28);
+        px_request_reset(&R);
+        CHECK_INT(px_parse_request(two + a, strlen(two) - (size_t)a, &R, NULL), 19);
+        CHECK_SL(R.path, "/b");
     }
     px_simd_set_level(99);
 }
@@ -1106,6 +1150,10 @@ static void test_path_clean(void)
     CHECK(!px_path_is_clean("/a//b", 5));
     CHECK(!px_path_is_clean("/a/./b", 6));
     CHECK(!px_path_is_clean("/.x", 3));
+    CHECK(!px_path_is_clean("/abcdef/.x", 10));
+    CHECK(!px_path_is_clean("/abcdefgh/%41", 13));
+    CHECK(!px_path_is_clean("/abcdefghijklm//", 16));
+    CHECK(px_path_is_clean("/abcdefghijklm/", 15));
     CHECK(px_path_has_dotfile("/a/.git/config", 14));
     CHECK(px_path_has_dotfile("/.env", 5));
     CHECK(!px_path_has_dotfile("/a/b.c", 6));
@@ -1250,6 +1298,7 @@ int main(int argc, char **argv)
     test_parse_limits();
     test_parse_incremental_pipeline();
     test_simd_parity();
+    test_request_line_levels();
     test_chunked();
     test_range();
     test_util();

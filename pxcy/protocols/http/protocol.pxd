@@ -39,16 +39,27 @@ cdef class HttpProtocol(Protocol):
                    bint stream_body=*) except -1
     # no route matched: static file under root when configured, else 404
     cdef int not_found(self, Request req, Response res) noexcept nogil
-    # internals
+    # internals: final, so calls between them are direct C calls (no vtable), which
+    # the C compiler may inline into the per-request path
+    @cython.final
     cdef SlowState* _slow(self, Transport t) noexcept nogil
+    @cython.final
     cdef void _slow_release(self, Transport t) noexcept nogil
+    @cython.final
     cdef void _arm(self, Transport t) noexcept nogil
+    @cython.final
     cdef void _deadline(self, Transport t, uint32_t ms) noexcept nogil
+    @cython.final
     cdef int _fail(self, Transport t, Scratch* s, int status) noexcept nogil
+    @cython.final
     cdef int _head_done(self, Transport t, Scratch* s, const char* p, const char* q,
                         const char* end) noexcept nogil
+    @cython.final
     cdef ptrdiff_t _body_more(self, Transport t, Scratch* s, SlowState* w, const char* p,
                               const char* end) noexcept nogil
+    @cython.final
     cdef int _body_append(self, Transport t, SlowState* w, const char* d, size_t k) noexcept nogil
+    @cython.final
     cdef int _answer(self, Transport t, Scratch* s, px_request* r, Slice body, bint more) noexcept nogil
+    @cython.final
     cdef int _finish(self, Transport t, Scratch* s, Request req, Response res) noexcept nogil

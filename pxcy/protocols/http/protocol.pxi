@@ -230,6 +230,7 @@ cdef class HttpProtocol(Protocol):
         t.set_idle_timeout(self.cfg.keepalive_ms)
         return 0
 
+    @cython.final
     cdef void _arm(self, Transport t) noexcept nogil:
         """A request has begun arriving: it must be complete within request_timeout
         (else timer_fired answers 408)."""
@@ -237,6 +238,7 @@ cdef class HttpProtocol(Protocol):
             self.partial = True
             self._deadline(t, self.cfg.request_timeout_ms)
 
+    @cython.final
     cdef void _deadline(self, Transport t, uint32_t ms) noexcept nogil:
         """(Re)arm the request timer ms from now; ms == 0 cancels it. The token names
         the request (requests answered so far), so a timer that outlived its request
@@ -276,6 +278,7 @@ cdef class HttpProtocol(Protocol):
         px_request_reset(&s.r)
         return self._fail(t, s, 408)
 
+    @cython.final
     cdef SlowState* _slow(self, Transport t) noexcept nogil:
         """The connection's SlowState, made (zeroed) on first need."""
         cdef pxcy_bytes none
@@ -285,6 +288,7 @@ cdef class HttpProtocol(Protocol):
             self.slow_mem = t.persist(none, &ZERO_SLOW, sizeof(SlowState))
         return <SlowState*>self.slow_mem.data
 
+    @cython.final
     cdef void _slow_release(self, Transport t) noexcept nogil:
         """Back to idle: give back the head/body copies and the SlowState."""
         cdef SlowState* w = <SlowState*>self.slow_mem.data
@@ -300,6 +304,7 @@ cdef class HttpProtocol(Protocol):
             t.forget(&w.req_copy)
         t.forget(&self.slow_mem)
 
+    @cython.final
     cdef int _fail(self, Transport t, Scratch* s, int status) noexcept nogil:
         """Answer a request that could not be parsed or accepted, then close."""
         cdef PyObject* req = bind_request(s, t, &s.r)
@@ -365,6 +370,7 @@ cdef class HttpProtocol(Protocol):
             return t.pushback(end - p)
         return 0
 
+    @cython.final
     cdef int _head_done(self, Transport t, Scratch* s, const char* p, const char* q,
                         const char* end) noexcept nogil:
         """The head [p, q) is parsed into s.r: set up its body, answer what is
@@ -433,6 +439,7 @@ cdef class HttpProtocol(Protocol):
         self._arm(t)
         return used
 
+    @cython.final
     cdef ptrdiff_t _body_more(self, Transport t, Scratch* s, SlowState* w, const char* p,
                               const char* end) noexcept nogil:
         """Feed body bytes [p, end): buffer them or hand them to a streaming route;
@@ -477,6 +484,7 @@ cdef class HttpProtocol(Protocol):
             self._deadline(t, self.cfg.request_timeout_ms)
         return p - start
 
+    @cython.final
     cdef int _body_append(self, Transport t, SlowState* w, const char* d, size_t k) noexcept nogil:
         """Append to the buffered body (persistent heap, capacity doubling: linear)."""
         cdef size_t need = w.body_n + k
@@ -504,6 +512,7 @@ cdef class HttpProtocol(Protocol):
         w.body_n = need
         return 0
 
+    @cython.final
     cdef int _answer(self, Transport t, Scratch* s, px_request* r, Slice body, bint more) noexcept nogil:
         """Route and run one request (or, for a streaming-body route, one piece of its
         body). 0: go on; 1: closing (stop reading requests); -1: drop."""
@@ -586,6 +595,7 @@ cdef class HttpProtocol(Protocol):
         self._slow_release(t)            # the request's head and body copies (req is done)
         return k
 
+    @cython.final
     cdef int _finish(self, Transport t, Scratch* s, Request req, Response res) noexcept nogil:
         if not res.done:
             res.close = True

@@ -88,7 +88,7 @@ cdef int serve_multipart(Response res, int fd, uint64_t base, uint64_t length, c
         if close_after:
             c_close(fd)
         return -1
-    p = res._head(out, 206, ct, <int64_t>total)
+    p = res._head(out, 206, ct, strlen(ct), <int64_t>total)
     res.done = True
     (<Transport>res.t).commit(p - out)
     if (<Request>res.rq).is_head():

@@ -62,4 +62,4 @@ cdef class Response:
     cdef int j_raw(self, const char* s, size_t n) noexcept nogil
     cdef int send_json(self, int status) noexcept nogil
     # internals
-    cdef char* _head(self, char* p, int status, const char* ctype, int64_t length) noexcept nogil
+    cdef char* _head(self, char* p, int status, const char* ctype, size_t ctn, int64_t length) noexcept nogil

@@ -30,19 +30,22 @@ cdef class Response:
         self.extra_n = nb - self.extra
         return 0
 
-    cdef char* _head(self, char* p, int status, const char* ctype, int64_t length) noexcept nogil:
-        """Status line and headers, through the blank line. length < 0: no
+    cdef char* _head(self, char* p, int status, const char* ctype, size_t ctn, int64_t length) noexcept nogil:
+        """Status line and headers, through the blank line (ctn: strlen(ctype)). length < 0: no
         Content-Length; 1xx, 204 and 304 never carry one (RFC 9110 8.6)."""
         status = valid_status(status)
         self.status = status
-        p = put(p, "HTTP/1.1 ", 9)
-        p += status_line(p, status)
-        p = put(p, "\r\nServer: pxcy\r\nDate: ", 22)
+        if status == 200:                   # the common case: one fixed-size copy
+            p = put(p, "HTTP/1.1 200 OK\r\nServer: pxcy\r\nDate: ", 37)
+        else:
+            p = put(p, "HTTP/1.1 ", 9)
+            p += status_line(p, status)
+            p = put(p, "\r\nServer: pxcy\r\nDate: ", 22)
         p = put(p, self.date, PX_HTTP_DATE_LEN)
         p = put(p, "\r\n", 2)
         if ctype != NULL:
             p = put(p, "Content-Type: ", 14)
-            p = puts(p, ctype)
+            p = put(p, ctype, ctn)
             p = put(p, "\r\n", 2)
         if length >= 0 and status_has_body(status):
             p = put(p, "Content-Length: ", 16)
@@ -80,7 +83,7 @@ cdef class Response:
         out = (<Transport>self.t).reserve(HEAD_MAX + ctn + self.extra_n + (0 if nobody else n))
         if out == NULL:
             return -1
-        p = self._head(out, status, content_type, <int64_t>n)
+        p = self._head(out, status, content_type, ctn, <int64_t>n)
         if not nobody and n:
             p = put(p, <const char*>body, n)
         if status >= 200:                   # an interim response leaves room for the final one
@@ -118,7 +121,7 @@ cdef class Response:
             if close_after:
                 c_close(fd)
             return -1
-        p = self._head(out, status, content_type, <int64_t>count)
+        p = self._head(out, status, content_type, ctn, <int64_t>count)
         self.done = True
         if (<Transport>self.t).commit(p - out) < 0:
             if close_after:
@@ -150,7 +153,7 @@ cdef class Response:
         out = (<Transport>self.t).reserve(HEAD_MAX + ctn + self.extra_n)
         if out == NULL:
             return -1
-        p = self._head(out, status, content_type, -1)
+        p = self._head(out, status, content_type, ctn, -1)
         self.done = True
         self.streaming = True
         self.stream_ended = self.stream_discard

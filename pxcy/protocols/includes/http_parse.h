@@ -242,9 +242,14 @@ static inline const char *px__scan_value_scalar(const char *p, const char *end)
     return p;
 }
 
-static inline const char *px__scan_target_scalar(const char *p, const char *end)
+/* target class: 0x21..0x7E except '#' (a fragment is never sent: 400).  *q: the
+ * first '?' before the returned byte, when *q was NULL on entry. */
+static inline const char *px__scan_target_scalar(const char *p, const char *end, const char **q)
 {
-    while (p < end && (unsigned char)(*p - 0x21) < 0x5Eu) p++;
+    while (p < end && (unsigned char)(*p - 0x21) < 0x5Eu && *p != '#') {
+        if (*p == '?' && !*q) *q = p;
+        p++;
+    }
     return p;
 }
 
@@ -265,13 +270,24 @@ static inline const char *px__scan_value_sse2(const char *p, const char *end)
     return p;
 }
 
-/* bad = (b - 0x21) as unsigned > 0x5D */
-static inline const char *px__scan_target_sse2(const char *p, const char *end)
+/* first '?' among the bits of mq below the first bad byte (bit ctz(m)) */
+static inline const char *px__first_q(const char *p, unsigned m, unsigned mq)
 {
-    const __m128i off = _mm_set1_epi8(0x21), lim = _mm_set1_epi8(0x5D);
+    if (m) mq &= (1u << __builtin_ctz(m)) - 1u;
+    return mq ? p + __builtin_ctz(mq) : NULL;
+}
+
+/* bad = (b - 0x21) as unsigned > 0x5D, or b == '#' */
+static inline const char *px__scan_target_sse2(const char *p, const char *end, const char **q)
+{
+    const __m128i off = _mm_set1_epi8(0x21), lim = _mm_set1_epi8(0x5D),
+                  hash = _mm_set1_epi8('#'), qm = _mm_set1_epi8('?');
     while (end - p >= 16) {
-        __m128i x = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), off);
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(x, lim), x)) ^ 0xFFFFu;
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i x = _mm_sub_epi8(v, off);
+        unsigned m = ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(x, lim), x)) ^ 0xFFFFu) |
+                     (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, hash));
+        if (!*q) *q = px__first_q(p, m, (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, qm)));
         if (m) return p + __builtin_ctz(m);
         p += 16;
     }
@@ -295,16 +311,20 @@ static inline const char *px__scan_value_avx2(const char *p, const char *end)
 }
 
 __attribute__((target("avx2")))
-static inline const char *px__scan_target_avx2(const char *p, const char *end)
+static inline const char *px__scan_target_avx2(const char *p, const char *end, const char **q)
 {
-    const __m256i off = _mm256_set1_epi8(0x21), lim = _mm256_set1_epi8(0x5D);
+    const __m256i off = _mm256_set1_epi8(0x21), lim = _mm256_set1_epi8(0x5D),
+                  hash = _mm256_set1_epi8('#'), qm = _mm256_set1_epi8('?');
     while (end - p >= 32) {
-        __m256i x = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(const void *)p), off);
-        unsigned m = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(x, lim), x));
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        __m256i x = _mm256_sub_epi8(v, off);
+        unsigned m = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(x, lim), x)) |
+                     (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, hash));
+        if (!*q) *q = px__first_q(p, m, (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, qm)));
         if (m) return p + __builtin_ctz(m);
         p += 32;
     }
-    return px__scan_target_sse2(p, end);
+    return px__scan_target_sse2(p, end, q);
 }
 #endif
 
@@ -319,15 +339,18 @@ static inline const char *px__scan_value(const char *p, const char *end, int lvl
     return px__scan_value_scalar(p, end);
 }
 
-static inline const char *px__scan_target(const char *p, const char *end, int lvl)
+/* The first byte in [p,end) outside the target class, or end (*q: the first '?'
+ * before it, or NULL). */
+static inline const char *px__scan_target(const char *p, const char *end, int lvl, const char **q)
 {
+    *q = NULL;
 #if PX__X86_SIMD
-    if (lvl >= 2) p = px__scan_target_avx2(p, end);
-    else if (lvl == 1) p = px__scan_target_sse2(p, end);
+    if (lvl >= 2) p = px__scan_target_avx2(p, end, q);
+    else if (lvl == 1) p = px__scan_target_sse2(p, end, q);
 #else
     (void)lvl;
 #endif
-    return px__scan_target_scalar(p, end);
+    return px__scan_target_scalar(p, end, q);
 }
 
 /* Host = uri-host [ ":" port ] (RFC 9110 sec. 7.2, RFC 3986 sec. 3.2.2): an
@@ -432,15 +455,22 @@ static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, s
                                  px_request *r, const px_limits *lim)
 {
     const int lvl = px_simd_level();
+    int minor;
     const char *p = buf + start, *rle = buf + rl_end;
 
     /* method */
     const char *m0 = p;
+    int mid = PX_METHOD_OTHER;
+    size_t mlen;
+    if (memcmp(p, "GET ", 4) == 0) {     /* the common case: one 4-byte compare */
+        p += 3;
+        mlen = 3;
+        mid = PX_METHOD_GET;
+        goto method_done;
+    }
     while (px__tchar[(unsigned char)*p]) p++;
     if (p == m0 || *p != ' ') return -400;
-    size_t mlen = (size_t)(p - m0);
-    r->method.p = m0; r->method.n = mlen;
-    int mid = PX_METHOD_OTHER;
+    mlen = (size_t)(p - m0);
     switch (mlen) {
     case 3:
         if (!memcmp(m0, "GET", 3)) mid = PX_METHOD_GET;
@@ -455,16 +485,18 @@ static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, s
     case 7: if (!memcmp(m0, "OPTIONS", 7)) mid = PX_METHOD_OPTIONS; break;
     default: break;
     }
+method_done:
+    r->method.p = m0; r->method.n = mlen;
     r->method_id = mid;
     p++;
 
-    /* request-target */
-    const char *t0 = p;
-    p = px__scan_target(p, rle, lvl);
-    if (p == t0 || *p != ' ') return -400;
+    /* request-target; the scan may read past the request line (its CR stops it):
+     * the whole head is in the buffer, so wide windows fit short targets too */
+    const char *t0 = p, *qmark;
+    p = px__scan_target(p, buf + end, lvl, &qmark);
+    if (p == t0 || *p != ' ') return -400;          /* also '#': no fragments */
     size_t tlen = (size_t)(p - t0);
     r->target.p = t0; r->target.n = tlen;
-    if (memchr(t0, '#', tlen)) return -400;
     const char *pathp = t0, *te = p, *auth0 = NULL, *auth1 = NULL;
     r->query.p = NULL; r->query.n = 0;
     if (*t0 == '/') {
@@ -489,7 +521,8 @@ static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, s
         pathp = s;
     }
     {
-        const char *q = (const char *)memchr(pathp, '?', (size_t)(te - pathp));
+        const char *q = qmark && qmark >= pathp ? qmark : NULL;   /* (a '?' in the scheme: none) */
+        if (!q && qmark) q = (const char *)memchr(pathp, '?', (size_t)(te - pathp));
         const char *pe = q ? q : te;
         if (pe == pathp) { r->path.p = px__slash; r->path.n = 1; }
         else { r->path.p = pathp; r->path.n = (size_t)(pe - pathp); }
@@ -497,12 +530,18 @@ static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, s
     }
 version:
     p++;
+    if (rle - p == 8 && memcmp(p, "HTTP/1.1", 8) == 0) {
+        r->minor_version = 1;
+        minor = 1;
+        goto version_done;
+    }
     if (rle - p != 8 || memcmp(p, "HTTP/", 5) || (unsigned)(p[5] - '0') >= 10u || p[6] != '.' ||
         (unsigned)(p[7] - '0') >= 10u)
         return -400;
     if (p[5] != '1' || (p[7] != '0' && p[7] != '1')) return -505;
-    const int minor = p[7] - '0';
+    minor = p[7] - '0';
     r->minor_version = minor;
+version_done:;
 
     /* header fields */
     const char *e = buf + end;
@@ -627,6 +666,38 @@ version:
 
 /* ---- incremental driver ------------------------------------------------- */
 
+/* The next '\n' in [buf + pos, buf + len), or NULL.  With SIMD one 16-byte window's
+ * bitmask (*wb, *wm; *wb == NULL: none yet) serves every line ending inside it, so
+ * a short head costs a few vector compares instead of a memchr call per line. */
+static inline const char *px__next_lf(const char *buf, size_t len, size_t pos, int lvl,
+                                      const char **wb, unsigned *wm)
+{
+    const char *p = buf + pos, *end = buf + len;
+#if PX__X86_SIMD
+    if (lvl >= 1) {
+        if (*wb && p < *wb + 16) {
+            unsigned m = *wm & (~0u << (unsigned)(p - *wb));
+            if (m) return *wb + __builtin_ctz(m);
+            p = *wb + 16;
+        }
+        const __m128i nl = _mm_set1_epi8('\n');
+        while (end - p >= 16) {
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), nl));
+            if (m) { *wb = p; *wm = m; return p + __builtin_ctz(m); }
+            p += 16;
+        }
+        *wb = NULL;
+        for (; p < end; p++)
+            if (*p == '\n') return p;
+        return NULL;
+    }
+#else
+    (void)lvl; (void)wb; (void)wm;
+#endif
+    return p < end ? (const char *)memchr(p, '\n', (size_t)(end - p)) : NULL;
+}
+
 static inline int px__parse_ret(px_request *r, int rc)
 {
     px_request_reset(r);
@@ -647,8 +718,11 @@ static inline int px_parse_request(const char *buf, size_t len, px_request *r, c
 
     /* Pre-scan: find the end of the head, checking CRLF framing and limits.
      * Only bytes after the previous call's position are examined. */
+    const int lvl = px_simd_level();
+    const char *wb = NULL;
+    unsigned wm = 0;
     for (;;) {
-        const char *q = (const char *)memchr(buf + pos, '\n', len - pos);
+        const char *q = px__next_lf(buf, len, pos, lvl, &wb, &wm);
         if (!q) break;
         size_t i = (size_t)(q - buf);
         /* limits first, so that a split feed reports the same error as one-shot */
