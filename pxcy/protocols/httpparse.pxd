@@ -29,6 +29,7 @@ cdef extern from "pxcy/protocols/includes/http_parse.h" nogil:
         px_header headers[64]
         int64_t content_length
         unsigned char chunked, keep_alive, expect_continue, upgrade
+        unsigned char path_clean
         px_slice host, if_none_match, if_modified_since, range, if_range
     ctypedef struct px_chunked:
         uint64_t remaining

@@ -1159,6 +1159,55 @@ static void test_path_clean(void)
     CHECK(!px_path_has_dotfile("/a/b.c", 6));
 }
 
+/* the parser's px__path_clean (SIMD windows) equals px_path_is_clean at every level,
+ * for every string over a small alphabet up to 6 bytes and random long ones placed
+ * at every offset of a 16-byte window, with the readable bound tight or loose */
+static void test_path_clean_levels(void)
+{
+    int maxl = px_simd_set_level(99);
+    static const char abc[] = {'/', '.', '%', 'a', '\0'};
+    char buf[160];
+    unsigned seed = 12345;
+    for (int l = 0; l <= maxl; l++) {
+        px_simd_set_level(l);
+        for (size_t n = 1; n <= 6; n++) {
+            size_t total = 1;
+            for (size_t i = 0; i < n; i++) total *= 5;
+            for (size_t code = 0; code < total; code++) {
+                size_t c = code;
+                for (size_t i = 0; i < n; i++) { buf[i] = abc[c % 5]; c /= 5; }
+                int want = px_path_is_clean(buf, n);
+                CHECK_INT(px__path_clean(buf, n, buf + n, l), want);
+                CHECK_INT(px__path_clean(buf, n, buf + sizeof buf, l), want);
+            }
+        }
+        for (int it = 0; it < 20000; it++) {
+            size_t off = (size_t)(it % 16), n = 1 + (size_t)((seed = seed * 1103515245u + 12345u) >> 16) % 70;
+            char *p = buf + off;
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned r = (seed >> 16) % 40;
+                p[i] = r < 5 ? abc[r] : (char)('b' + r % 20);
+            }
+            p[0] = (seed >> 20) & 1 ? '/' : p[0];
+            int want = px_path_is_clean(p, n);
+            CHECK_INT(px__path_clean(p, n, p + n, l), want);
+            CHECK_INT(px__path_clean(p, n, p + n + (size_t)(it % 20), l), want);
+        }
+        /* the request's flag, for each target form */
+        CHECK(parse("GET /a/b.txt?x=/../ HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 1);
+        CHECK(parse("GET /a/../b HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 0);
+        CHECK(parse("GET /abcdefghijklmno/.p HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 0);
+        CHECK(parse("GET /abcdefghijklmn/.p HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 0);
+        CHECK(parse("GET /abcdefghijklmnopqrstuvwxyz012345/%41 HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 0);
+        CHECK(parse("GET http://h.example HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 1);
+        CHECK(parse("GET http://h.example//x HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 0);
+        CHECK(parse("OPTIONS * HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 0);
+        CHECK(parse("CONNECT h.example:443 HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 0);
+    }
+    px_simd_set_level(99);
+}
+
 static void test_body(void)
 {
     px_body b;
@@ -1305,6 +1354,7 @@ int main(int argc, char **argv)
     test_host_and_authority();
     test_scan_state();
     test_path_clean();
+    test_path_clean_levels();
     test_body();
     test_json();
     test_log_format();

@@ -74,8 +74,11 @@ cdef inline PyObject* bind_request(Scratch* s, Transport t, px_request* r) noexc
     (<Request>req).minor = r.minor_version
     (<Request>req).arg.p = NULL
     (<Request>req).arg.n = 0
-    (<Request>req).path.p = NULL
-    (<Request>req).path.n = 0
+    if r.path_clean:                     # nothing to decode or clean: normalized() has no work
+        (<Request>req).path = r.path
+    else:
+        (<Request>req).path.p = NULL
+        (<Request>req).path.n = 0
     (<Request>req).body.p = NULL
     (<Request>req).body.n = 0
     (<Request>req).body_more = False

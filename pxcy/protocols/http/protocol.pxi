@@ -542,7 +542,7 @@ cdef class HttpProtocol(Protocol):
                     allow |= self.cfg.routes[k].methods
                 allow_header(<Response>res, allow)
                 (<Response>res).send(204, NULL, NULL, 0)
-        elif (<Request>req).normalized() < 0:
+        elif (<Request>req).path.p == NULL and (<Request>req).normalized() < 0:
             (<Response>res).close = True
             (<Response>res).error(400)
         elif (<Request>req).path.n == 8 and self.cfg.ops and not more \
@@ -632,6 +632,7 @@ cdef class HttpProtocol(Protocol):
         r.target.p = w.stream_route.path
         r.target.n = w.stream_route.n
         r.path = r.target
+        r.path_clean = 0
         r.query.p = NULL
         r.query.n = 0
         r.host.p = NULL

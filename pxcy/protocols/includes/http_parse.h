@@ -117,6 +117,7 @@ typedef struct {
     px_header headers[PX_MAX_HEADERS];
     int64_t content_length;    /* -1 if absent (or chunked) */
     unsigned char chunked, keep_alive, expect_continue, upgrade;
+    unsigned char path_clean;  /* 1: path needs no decoding or cleaning (px__path_clean) */
     px_slice host, if_none_match, if_modified_since, range, if_range;
     /* private incremental scan state; zeroed by px_request_reset */
     size_t _pos, _line, _start, _rl_end, _nlines;
@@ -353,6 +354,49 @@ static inline const char *px__scan_target(const char *p, const char *end, int lv
     return px__scan_target_scalar(p, end, q);
 }
 
+/* 1 when the raw path p[0..n) needs no decoding or cleaning: it starts with '/' and has
+ * no '%', NUL, "//" or "/." (http_util.h's px_path_is_clean, which it must equal).
+ * Bytes up to lim may be read: with SIMD, 16-byte windows stepping by 15, so that each
+ * window also sees the byte after its last position ("//" across windows). */
+static inline int px__path_clean(const char *p, size_t n, const char *lim, int lvl)
+{
+    if (n == 0 || p[0] != '/') return 0;
+#if PX__X86_SIMD
+    if (lvl >= 1) {
+        const __m128i pct = _mm_set1_epi8('%'), sl = _mm_set1_epi8('/'), dot = _mm_set1_epi8('.'),
+                      zero = _mm_setzero_si128();
+        size_t off = 0;
+        while (off < n && lim - (p + off) >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + off));
+            unsigned valid = n - off >= 16 ? 0xFFFFu : (1u << (n - off)) - 1u;
+            unsigned ms = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sl)) & valid;
+            unsigned md = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dot)) & valid;
+            unsigned mp = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, pct), _mm_cmpeq_epi8(v, zero))) & valid;
+            /* position 15's successor is the next window's position 0: judged there */
+            if (mp | (ms & ((ms | md) >> 1))) return 0;
+            off += 15;
+        }
+        if (off >= n) return 1;
+        p += off; n -= off;     /* the tail, scalar (p[0] is a byte already judged) */
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (c == '%' || c == 0) return 0;
+            if (c == '/' && i + 1 < n && (p[i + 1] == '/' || p[i + 1] == '.')) return 0;
+        }
+        return 1;
+    }
+#else
+    (void)lim; (void)lvl;
+#endif
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '%' || c == 0) return 0;
+        if (c == '/' && i + 1 < n && (p[i + 1] == '/' || p[i + 1] == '.')) return 0;
+    }
+    return 1;
+}
+
 /* Host = uri-host [ ":" port ] (RFC 9110 sec. 7.2, RFC 3986 sec. 3.2.2): an
  * IP-literal in brackets, or reg-name / IPv4 chars (unreserved, pct-encoded,
  * sub-delims); port digits.  Empty is valid (a target without authority). */
@@ -506,6 +550,7 @@ method_done:
     } else if (mlen == 7 && !memcmp(m0, "CONNECT", 7)) {
         /* authority-form: no path */
         r->path.p = t0 + tlen; r->path.n = 0;
+        r->path_clean = 0;
         goto version;
     } else {
         /* absolute-form: scheme "://" authority [path-abempty] ["?" query] */
@@ -527,6 +572,8 @@ method_done:
         if (pe == pathp) { r->path.p = px__slash; r->path.n = 1; }
         else { r->path.p = pathp; r->path.n = (size_t)(pe - pathp); }
         if (q) { r->query.p = q + 1; r->query.n = (size_t)(te - q - 1); }
+        r->path_clean = (unsigned char)px__path_clean(r->path.p, r->path.n,
+                                                      pe == pathp ? px__slash + 1 : buf + end, lvl);
     }
 version:
     p++;
@@ -719,6 +766,7 @@ static inline int px_parse_request(const char *buf, size_t len, px_request *r, c
     /* Pre-scan: find the end of the head, checking CRLF framing and limits.
      * Only bytes after the previous call's position are examined. */
     const int lvl = px_simd_level();
+    size_t he;
     const char *wb = NULL;
     unsigned wm = 0;
     for (;;) {
@@ -742,8 +790,8 @@ static inline int px_parse_request(const char *buf, size_t len, px_request *r, c
             rl_end = i - 1;
         } else {
             if (i - 1 == line) {
-                int rc = px__parse_head(buf, start, rl_end, i + 1, r, lim);
-                return px__parse_ret(r, rc);
+                he = i + 1;
+                goto head;
             }
             if (++nl > maxh) return px__parse_ret(r, -431);
         }
@@ -757,6 +805,8 @@ static inline int px_parse_request(const char *buf, size_t len, px_request *r, c
     }
     r->_pos = pos; r->_line = line; r->_start = start; r->_rl_end = rl_end; r->_nlines = nl;
     return 0;
+head:
+    return px__parse_ret(r, px__parse_head(buf, start, rl_end, he, r, lim));
 }
 
 static inline const px_slice *px_header_get(const px_request *r, const char *name, size_t n)
