@@ -29,7 +29,8 @@ INCLUDE_RE = re.compile(r'^\s*include\s+["\']([^"\']+)["\']', re.M)
 
 
 def _flags():
-    cflags = ["-O2", "-fno-strict-aliasing", "-Wno-unused-function"]
+    # -O3: 9% fewer instructions per pipelined /plaintext request than -O2 (bench/callgrind.py)
+    cflags = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function"]
     ldflags = []
     debug = os.environ.get("PXCY_DEBUG_BUILD") == "1"
     if debug:
