@@ -57,15 +57,20 @@ def test_absolute_form_empty_host_400(app_server, target):
         assert c.read_response().status == 400
 
 
-@pytest.mark.xfail(strict=True, reason="res.file(rel) of a directory redirects to the request path + '/' "
-                   "(/fq/?p=dir), which is only right when rel is the tail of the URL path")
 def test_res_file_directory_from_query_reaches_its_index(app_server):
-    # a handler serving res.file(query "p"): a directory must end at its index.html,
-    # directly or through a redirect that leads there
+    # a handler serving res.file(query "p"): rel is not the URL path's tail, so a redirect
+    # to the path + '/' (/fq/?p=dir) would miss the directory: its index comes directly
     r = get(app_server.port, "/fq?p=dir")
-    if r.status == 301:
-        r = get(app_server.port, r.get("Location"))
     assert (r.status, r.body) == (200, b"<!doctype html><title>dir</title>dir index\n")
+    assert r.get("Location") is None and r.get("Content-Type").startswith("text/html")
+    assert get(app_server.port, "/fq?p=dir", method="HEAD").status == 200
+
+
+@pytest.mark.parametrize("p, status", [("noindex", 404), ("dir/../noindex", 404), ("n", 404),
+                                       ("..%2Fetc", 404)])
+def test_res_file_directory_from_query_without_index(app_server, p, status):
+    r = get(app_server.port, "/fq?p=" + p)
+    assert r.status == status and r.get("Location") is None
 
 
 def test_res_file_directory_from_prefix_arg_redirects(app_server):

@@ -179,20 +179,12 @@ cdef int static_file(Response res, const char* rel_path, size_t n) noexcept nogi
     cdef HttpConfig* cfg = res.cfg
     cdef px_request* r = (<Request>res.rq).r
     cdef char* rel
-    cdef char* sib
     cdef ptrdiff_t k
-    cdef int fd, sfd, cond
+    cdef int fd
     cdef struct_stat st
-    cdef struct_stat sst
-    cdef char etag[80]
-    cdef char lm[32]
-    cdef int en
-    cdef const char* ctype
-    cdef const char* coding = NULL
-    cdef size_t ctn, qn
+    cdef size_t qn
     cdef char* p
     cdef const char* q
-    cdef Slice ae
     if cfg == NULL or cfg.root == NULL:
         return res.error(404)
     if r.method_id != PX_METHOD_GET and r.method_id != PX_METHOD_HEAD:
@@ -213,16 +205,24 @@ cdef int static_file(Response res, const char* rel_path, size_t n) noexcept nogi
         memcpy(rel + n, b"index.html", 10)
         n += 10
     rel[n] = 0
-    fd = pxcy_open_beneath(cfg.root_fd, cfg.root, cfg.root_n, rel, not cfg.follow_symlinks)
+    fd = open_below_root(res, cfg, rel, &st)
     if fd < 0:
-        if errno == ENOENT or errno == ENOTDIR or errno == ENAMETOOLONG:
-            return res.error(404)
-        return res.error(403)              # EXDEV: leaves the root; EACCES; ELOOP
-    if fstat(fd, &st) < 0:
-        c_close(fd)
-        return res.error(500)
+        return fd if fd == -1 else 0
     if S_ISDIR(st.st_mode):
         c_close(fd)
+        if not path_tail_is(<Request>res.rq, rel, n):
+            # rel is the handler's own mapping (from a query, say), not the URL path's
+            # tail: a redirect to the path + '/' could not reach the directory, so its
+            # index is served directly
+            memcpy(rel + n, b"/index.html", 12)
+            n += 11
+            fd = open_below_root(res, cfg, rel, &st)
+            if fd < 0:
+                return fd if fd == -1 else 0
+            if S_ISDIR(st.st_mode):
+                c_close(fd)
+                return res.error(403)
+            return regular_file(res, cfg, fd, &st, rel, n)
         # "/dir" -> "/dir/" (query kept) so that relative links in its index work. With
         # a single leading '/': "//host/../dir" (or "/\\host/..") would make the Location
         # a network-path reference, an open redirect to another host.
@@ -245,6 +245,44 @@ cdef int static_file(Response res, const char* rel_path, size_t n) noexcept nogi
             k += 1 + (<Request>res.rq).query.n
         res.header_n("Location", p, k)
         return res.error(301)
+    return regular_file(res, cfg, fd, &st, rel, n)
+
+
+cdef inline bint path_tail_is(Request req, const char* rel, size_t n) noexcept nogil:
+    """The request's normalized path ends with '/' + rel[0..n)."""
+    cdef Slice p = req.path
+    return p.p != NULL and p.n > n and p.p[p.n - n - 1] == b'/' and memcmp(p.p + p.n - n, rel, n) == 0
+
+
+cdef int open_below_root(Response res, HttpConfig* cfg, const char* rel, struct_stat* st) noexcept nogil:
+    """rel opened below the root and stat'ed: the fd, or -2 once an error response was
+    queued (-1: it could not be)."""
+    cdef int fd = pxcy_open_beneath(cfg.root_fd, cfg.root, cfg.root_n, rel, not cfg.follow_symlinks)
+    if fd < 0:
+        if errno == ENOENT or errno == ENOTDIR or errno == ENAMETOOLONG:
+            return -2 if res.error(404) == 0 else -1
+        return -2 if res.error(403) == 0 else -1   # EXDEV: leaves the root; EACCES; ELOOP
+    if fstat(fd, st) < 0:
+        c_close(fd)
+        return -2 if res.error(500) == 0 else -1
+    return fd
+
+
+cdef int regular_file(Response res, HttpConfig* cfg, int fd, struct_stat* stp, const char* rel,
+                      size_t n) noexcept nogil:
+    """The response for the open file fd (stat'ed into stp): conditionals, a precompressed
+    sibling, ranges."""
+    cdef struct_stat st = stp[0]
+    cdef struct_stat sst
+    cdef char* sib
+    cdef int sfd, cond
+    cdef char etag[80]
+    cdef char lm[32]
+    cdef int en
+    cdef const char* ctype
+    cdef const char* coding = NULL
+    cdef size_t ctn
+    cdef Slice ae
     if not S_ISREG(st.st_mode):
         c_close(fd)
         return res.error(403)              # FIFO, socket, device: never read
