@@ -348,6 +348,22 @@ def test_healthz_opt_out_and_static(tmp_path):
     assert app.operations(health=False, metrics=True) == {"health": False, "metrics": True}
 
 
+def test_ops_endpoints_refuse_other_methods_like_a_route():
+    """/healthz and /metrics exist for GET and HEAD: another method gets 405 with Allow
+    (OPTIONS: 204), not the 404 of a path that does not exist; a disabled endpoint is 404."""
+    with pxcy.Server(HelloWorld(metrics=True), workers=1) as srv:
+        for path in ("/healthz", "/metrics"):
+            st, h, body = http_get(tcp(srv.port), path, method="POST")
+            assert (st, h["allow"]) == (405, "GET, HEAD, OPTIONS"), path
+            st, h, body = http_get(tcp(srv.port), path, method="OPTIONS")
+            assert (st, h["allow"], body) == (204, "GET, HEAD, OPTIONS", b""), path
+            assert http_get(tcp(srv.port), path)[0] == 200
+        assert srv.stats()["health_checks"] == 1         # the refused ones were no checks
+    with pxcy.Server(HelloWorld(health=False), workers=1) as srv:
+        assert http_get(tcp(srv.port), "/healthz", method="POST")[0] == 404
+        assert http_get(tcp(srv.port), "/metrics", method="DELETE")[0] == 404
+
+
 def test_drain_auto_only_behind_a_health_checker():
     """drain=None (the default): a SIGTERM drains AUTO_DRAIN seconds once a health check
     has been answered (a balancer is watching), not before; an explicit drain wins."""

@@ -20,6 +20,16 @@ cdef int ops_answer(HttpConfig* cfg, Transport t, Request req, Response res) noe
     cdef int tries
     cdef char* buf
     if req.r.method_id != PX_METHOD_GET and req.r.method_id != PX_METHOD_HEAD:
+        # the endpoint exists, for GET and HEAD only: 405 (OPTIONS: 204) with Allow,
+        # as for a route (an app routing /healthz itself decides for its own)
+        if ((cfg.ops & OPS_HEALTH) and not (cfg.ops & OPS_APP_HEALTH) and is_path(req.path, "/healthz", 8)) \
+                or ((cfg.ops & OPS_METRICS) and is_path(req.path, "/metrics", 8)):
+            allow_header(res, (1u << PX_METHOD_GET) | (1u << PX_METHOD_HEAD))
+            if req.r.method_id == PX_METHOD_OPTIONS:
+                res.send(204, NULL, NULL, 0)
+            else:
+                res.error(405)
+            return 1
         return 0
     if (cfg.ops & OPS_HEALTH) and is_path(req.path, "/healthz", 8):
         res.header("Cache-Control", "no-store")
