@@ -52,3 +52,41 @@ def test_access_log_many_workers_every_line(tmp_path, docroot):
             got.add((int(m.group(1)), int(m.group(2))))
     assert len(got) == n_threads * per
     assert any('"GET /streamless HTTP/1.0" 404' in ln for ln in lines)
+
+
+def test_access_log_names_refused_requests(tmp_path, docroot):
+    """Requests refused before a handler (400, 414, 431, 505, 413) are logged too, as
+    nginx logs them: by their raw first line when it did not parse (escaped, capped),
+    by the parsed head otherwise. A connection that sends nothing logs nothing."""
+    import socket
+    log = tmp_path / "access.log"
+    app = Static(docroot["root"], access_log=str(log))
+    s = pxcy.Server(app, "127.0.0.1", 0, workers=1).start()
+    sends = [b"GARBAGE\r\n\r\n",
+             b"GET /a\x01b HTTP/1.1\r\n\r\n",
+             b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",
+             b"GET /h HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(100)) + b"\r\n",
+             b"GET / HTTP/2.0\r\n\r\n",
+             b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\nUser-Agent: t/1\r\n\r\n"]
+    want = [400, 400, 414, 431, 505, 413]
+    try:
+        socket.create_connection(("127.0.0.1", s.port)).close()
+        for data, status in zip(sends, want):
+            with Conn(s.port) as c:
+                c.send(data)
+                assert c.read_response().status == status
+    finally:
+        s.stop()
+        app.close_access_log()
+    lines = log.read_text().splitlines()
+    assert len(lines) == len(want), lines
+    fields = [re.match(r'^127\.0\.0\.1 - - \[[^\]]+\] "(.*)" (\d{3}) (\d+) "(.*)" "(.*)"$', ln) for ln in lines]
+    assert all(fields), lines
+    got = [(m.group(1), int(m.group(2)), m.group(4), m.group(5)) for m in fields]
+    assert got[0] == ("GARBAGE", 400, "-", "-")
+    assert got[1] == ("GET /a\\x01b HTTP/1.1", 400, "-", "-")
+    assert got[2][1] == 414 and got[2][0] == "GET /" + "a" * 1019     # capped at 1024 bytes
+    assert got[3] == ("GET /h HTTP/1.1", 431, "-", "-")
+    assert got[4] == ("GET / HTTP/2.0", 505, "-", "-")
+    assert got[5] == ("POST /up HTTP/1.1", 413, "-", "t/1")
+    assert all(int(m.group(3)) > 0 for m in fields)      # the error bodies' bytes

@@ -50,7 +50,8 @@ cdef class HttpProtocol(Protocol):
     @cython.final
     cdef void _deadline(self, Transport t, uint32_t ms) noexcept nogil
     @cython.final
-    cdef int _fail(self, Transport t, Scratch* s, int status) noexcept nogil
+    cdef int _fail(self, Transport t, Scratch* s, int status, px_request* rq, const char* raw,
+                   size_t rawn) noexcept nogil
     @cython.final
     cdef int _head_done(self, Transport t, Scratch* s, const char* p, const char* q,
                         const char* end) noexcept nogil

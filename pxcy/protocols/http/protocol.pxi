@@ -276,7 +276,7 @@ cdef class HttpProtocol(Protocol):
         if s == NULL:
             return -1
         px_request_reset(&s.r)
-        return self._fail(t, s, 408)
+        return self._fail(t, s, 408, w.rq if self.phase == PH_BODY and w != NULL else NULL, NULL, 0)
 
     @cython.final
     cdef SlowState* _slow(self, Transport t) noexcept nogil:
@@ -305,17 +305,21 @@ cdef class HttpProtocol(Protocol):
         t.forget(&self.slow_mem)
 
     @cython.final
-    cdef int _fail(self, Transport t, Scratch* s, int status) noexcept nogil:
-        """Answer a request that could not be parsed or accepted, then close."""
+    cdef int _fail(self, Transport t, Scratch* s, int status, px_request* rq, const char* raw,
+                   size_t rawn) noexcept nogil:
+        """Answer a request that could not be parsed or accepted, then close. The access
+        log names it by its head rq when it was parsed, else by the raw bytes [raw, +rawn)."""
         cdef PyObject* req = bind_request(s, t, &s.r)
         cdef PyObject* res = bind_response(s, t, self.cfg, req)
-        self._slow_release(t)
-        self.phase = PH_HEAD
-        self.head_pending = False
         s.r.method_id = PX_METHOD_OTHER
         (<Request>req).minor = 1
         (<Response>res).close = True
         (<Response>res).error(status)
+        log_failed(t, s, self.cfg, rq, raw, rawn, (<Response>res).status, (<Response>res).body_bytes)
+        t.count_response((<Response>res).status)
+        self._slow_release(t)            # (after the log: rq may be the body's head copy)
+        self.phase = PH_HEAD
+        self.head_pending = False
         t.close()
         return 0
 
@@ -352,7 +356,7 @@ cdef class HttpProtocol(Protocol):
                 return t.pushback(end - p)
             self.head_pending = False
             if k < 0:
-                return self._fail(t, s, -k)
+                return self._fail(t, s, -k, NULL, p, end - p)
             used = self._head_done(t, s, p, p + k, end)
             if used < 0:
                 return 0 if used == -2 else -1
@@ -394,7 +398,7 @@ cdef class HttpProtocol(Protocol):
             streamed = rt != NULL and rt.stream_body
         if not streamed and r.content_length > 0:
             if <uint64_t>r.content_length > self.cfg.max_body:
-                self._fail(t, s, 413)
+                self._fail(t, s, 413, r, NULL, 0)
                 return -2
             if <uint64_t>(end - q) >= <uint64_t>r.content_length:
                 body.p = q               # all here: zero-copy, no state
@@ -407,7 +411,7 @@ cdef class HttpProtocol(Protocol):
         if px_body_start(&w.body, r.content_length, r.chunked,
                          0 if streamed else self.cfg.max_body,
                          0 if streamed else self.cfg.max_body_wire) < 0:
-            self._fail(t, s, 413)
+            self._fail(t, s, 413, r, NULL, 0)
             return -2
         w.streamed = streamed
         w.body_n = 0
@@ -422,15 +426,15 @@ cdef class HttpProtocol(Protocol):
         none.size = 0
         w.head_copy = t.persist(none, p, q - p)
         if w.head_copy.data == NULL:
-            self._fail(t, s, 413)
+            self._fail(t, s, 413, r, NULL, 0)
             return -2
         px_request_reset(r)
         if px_parse_request(w.head_copy.data, q - p, r, &LIMITS) != q - p:
-            self._fail(t, s, 500)
+            self._fail(t, s, 500, NULL, p, q - p)
             return -2
         w.req_copy = t.persist(none, r, sizeof(px_request))
         if w.req_copy.data == NULL:
-            self._fail(t, s, 413)
+            self._fail(t, s, 413, r, NULL, 0)
             return -2
         w.rq = <px_request*>w.req_copy.data
         if r.expect_continue and not self.continued and w.body.wire == 0:
@@ -453,7 +457,7 @@ cdef class HttpProtocol(Protocol):
         while p < end and not px_body_done(&w.body):
             used = px_body_feed(&w.body, p, end - p, &piece)
             if used < 0:
-                self._fail(t, s, -used)
+                self._fail(t, s, -used, w.rq, NULL, 0)
                 return -2
             if used == 0:
                 break
@@ -468,7 +472,7 @@ cdef class HttpProtocol(Protocol):
                 if not more:
                     return p - start
             elif self._body_append(t, w, piece.p, piece.n) < 0:
-                self._fail(t, s, 413)
+                self._fail(t, s, 413, w.rq, NULL, 0)
                 return -2
         if px_body_done(&w.body):
             if w.streamed:
