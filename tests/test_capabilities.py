@@ -391,6 +391,11 @@ def test_bad_options(protos):
         pxcy.Server(protos.Relay, client=protos.WithObject)
     with pytest.raises(OSError):
         pxcy.Server(protos.Relay, client=protos.RelayClient, resolve=("no.such.host.invalid",)).start()
+    # resolve= without client= would be ignored: no outbound connection could use it
+    with pytest.raises(ValueError, match="needs client=ClientProtocol"):
+        pxcy.Server(protos.Relay, resolve=("localhost",))
+    with pytest.raises(ValueError, match="needs client=ClientProtocol"):
+        pxcy.Harness(protos.Relay, resolve="localhost")
 
 
 # ------------------------------------------------- the tutorial's examples

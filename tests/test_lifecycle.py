@@ -514,6 +514,15 @@ def test_commit_pairing_and_huge_sizes_fail_cleanly(protos):
     assert not h.closed
 
 
+def test_harness_says_when_a_protocol_never_settles(protos):
+    """A stream that never ends keeps the Harness's settle loop busy: after its bound it
+    raises a clear error instead of returning as if the protocol were done."""
+    h = pxcy.Harness(protos.Endless)
+    with pytest.raises(RuntimeError, match="still busy after 10000 rounds"):
+        h.feed(b"go")
+    assert pxcy.Harness(protos.Greeter).feed(b"x") is not None     # an ordinary one settles
+
+
 @pytest.mark.parametrize("what", ["a", "b"])
 def test_commit_misuse_aborts_with_file_and_line_in_debug_mode(protos, what):
     p = run_child(f"""

@@ -240,15 +240,18 @@ cdef init_extras(Server self, client, on_defer, python_threads, resolve):
             or not 1 <= python_threads <= 1024:
         raise ValueError(f"python_threads={python_threads!r}: must be an integer in [1, 1024]")
     self.python_threads = python_threads
-    self.resolve = resolve_names(resolve)
+    self.resolve = resolve_names(resolve, client)
     self._pool = []
 
 
-cdef tuple resolve_names(resolve):
-    """resolve= checked: a tuple of host names."""
+cdef tuple resolve_names(resolve, client):
+    """resolve= checked: a tuple of host names, for the outbound connections of client=."""
     if isinstance(resolve, str):
         resolve = (resolve,)
     resolve = tuple(resolve)
+    if resolve and client is None:
+        raise ValueError(f"resolve={resolve!r}: names hosts for t.connect, which needs "
+                         "client=ClientProtocol")
     for name in resolve:
         if not isinstance(name, str) or not 0 < len(name.encode()) < 256:
             raise ValueError(f"resolve: {name!r} is not a host name")

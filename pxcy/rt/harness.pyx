@@ -4,6 +4,10 @@
 import time as _htime
 
 
+cdef enum:
+    SETTLE_ROUNDS = 10000    # _settle: rounds of ready list, timers, events and jobs
+
+
 cdef class Harness:
     """Drive a protocol's callbacks on the calling thread, without sockets.
 
@@ -31,7 +35,7 @@ cdef class Harness:
         self.prototype.prepare()
         if client is not None:
             client = check_protocol(client)
-        resolve = resolve_names(resolve)
+        resolve = resolve_names(resolve, client)
         if on_defer is None and hasattr(self.prototype, "pxcy_defer_handler"):
             on_defer = self.prototype.pxcy_defer_handler()      # HTTP Python routes
         if on_defer is not None and not callable(on_defer):
@@ -83,9 +87,11 @@ cdef class Harness:
     cdef int _settle(self) except -1:
         """Run the ready list (redeliveries, streaming senders), due timers, socket
         events of outbound connections and deferred calls until nothing is left to
-        do (bounded)."""
+        do. A protocol that is still busy after SETTLE_ROUNDS rounds (a stream that never
+        ends, input it pushes back without ever taking) raises instead of returning
+        as if it were done."""
         cdef int i, n
-        for i in range(10000):
+        for i in range(SETTLE_ROUNDS):
             self.w.now = clock_ms()
             n = self._poll(0) if self.w.epfd >= 0 else 0
             if self.w.tlen:
@@ -98,6 +104,9 @@ cdef class Harness:
                 break
             if self.w.ready != NULL:
                 worker_run_ready(self.w)
+        else:
+            raise RuntimeError(f"Harness: the protocol is still busy after {SETTLE_ROUNDS} rounds "
+                               "(a stream that never ends, or input it pushes back and never takes)")
         if self.c != NULL and self.c.state >= CS_LOST:
             # lingering makes no sense without a socket: the record is done
             conn_free(self.w, self.c)

@@ -611,3 +611,14 @@ cdef class SendFromReservation(Protocol):
             if t.send(out, 200) < 0:
                 return -1
         return 0
+
+
+cdef class Endless(Protocol):
+    """Any input starts a stream that never ends: one byte from each send_complete
+    (a Harness must say it is still busy, not return as if it were done)."""
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        return t.send(b".", 1)
+
+    cdef int send_complete(self, Transport t) noexcept nogil:
+        return t.send(b".", 1)
