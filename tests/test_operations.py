@@ -527,6 +527,22 @@ def test_metrics_strict_and_counts():
         assert http_get(tcp(srv.port), "/metrics")[0] == 404
 
 
+def test_metrics_series_name_the_counters_stats_names():
+    """Each per-worker series reads the Stats field of its name (by the field's address),
+    and stats() names the same field (_STAT_ORDER): the two cannot drift apart."""
+    from pxcy import runtime
+    fields = dict(runtime.metric_fields())
+    assert len(fields) == 18
+    for series, index in fields.items():
+        stat = runtime._STAT_ORDER[index]
+        want = {"connections_accepted": "accepted", "connections_closed": "closed",
+                "connections_rejected": "rejected", "received_bytes": "bytes_in",
+                "sent_bytes": "bytes_out", "loop_turns": "turns",
+                "input_buffer_peak_bytes": "input_peak"}
+        base = series[len("pxcy_"):].removesuffix("_total")
+        assert stat == want.get(base, base), (series, stat)
+
+
 def test_metrics_large_worker_count():
     """More workers than the first 16 KiB buffer holds: the text is complete."""
     with pxcy.Server(HelloWorld(metrics=True), workers=24) as srv:

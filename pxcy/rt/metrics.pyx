@@ -6,8 +6,8 @@
 cdef extern from "<stdio.h>" nogil:
     int snprintf(char* buf, size_t n, const char* fmt, ...)
 
-# (name, help, type, Stats index) of the per-worker series; the Stats field order
-# is _STAT_ORDER in rt/server.pyx
+# (name, help, type, Stats field) of the per-worker series; the field is named, its
+# index taken from its address in a template record (no index to keep in step)
 cdef struct MetricDef:
     const char* name
     const char* help
@@ -17,32 +17,35 @@ cdef struct MetricDef:
 cdef MetricDef METRICS[18]
 cdef int NMETRICS = 0
 
-cdef void metric_def(const char* name, const char* help, const char* kind, int index) noexcept:
+cdef Stats STATS_TEMPLATE          # only its field addresses are used
+
+
+cdef void metric_def(const char* name, const char* help, const char* kind, uint64_t* field) noexcept:
     global NMETRICS
     METRICS[NMETRICS].name = name
     METRICS[NMETRICS].help = help
     METRICS[NMETRICS].kind = kind
-    METRICS[NMETRICS].index = index
+    METRICS[NMETRICS].index = <int>(field - <uint64_t*>&STATS_TEMPLATE)
     NMETRICS += 1
 
-metric_def("pxcy_connections_accepted_total", "Connections accepted.", "counter", 0)
-metric_def("pxcy_connections_closed_total", "Connections closed.", "counter", 1)
-metric_def("pxcy_connections_rejected_total", "Connections refused (max_connections).", "counter", 2)
-metric_def("pxcy_received_bytes_total", "Bytes read from clients.", "counter", 3)
-metric_def("pxcy_sent_bytes_total", "Bytes written to clients (memory and files).", "counter", 4)
-metric_def("pxcy_callbacks_total", "Protocol callbacks run.", "counter", 5)
-metric_def("pxcy_reads_total", "read calls.", "counter", 6)
-metric_def("pxcy_writes_total", "sendmsg/sendfile calls.", "counter", 7)
-metric_def("pxcy_requests_total", "Requests answered.", "counter", 8)
-metric_def("pxcy_errors_total", "Callbacks that failed (connection aborted).", "counter", 9)
-metric_def("pxcy_accept_pauses_total", "Accepting paused for lack of descriptors or memory.", "counter", 10)
-metric_def("pxcy_loop_turns_total", "Event loop iterations.", "counter", 11)
-metric_def("pxcy_idle_timeouts_total", "Connections closed idle.", "counter", 16)
-metric_def("pxcy_deadline_timeouts_total", "Connections closed at their deadline.", "counter", 17)
-metric_def("pxcy_write_timeouts_total", "Connections closed because the client stopped reading.", "counter", 18)
-metric_def("pxcy_timers_fired_total", "Timers fired.", "counter", 19)
-metric_def("pxcy_health_checks_total", "GET /healthz answered.", "counter", 26)
-metric_def("pxcy_input_buffer_peak_bytes", "Largest pending input of any connection.", "gauge", 20)
+metric_def("pxcy_connections_accepted_total", "Connections accepted.", "counter", &STATS_TEMPLATE.accepted)
+metric_def("pxcy_connections_closed_total", "Connections closed.", "counter", &STATS_TEMPLATE.closed)
+metric_def("pxcy_connections_rejected_total", "Connections refused (max_connections).", "counter", &STATS_TEMPLATE.rejected)
+metric_def("pxcy_received_bytes_total", "Bytes read from clients.", "counter", &STATS_TEMPLATE.bytes_in)
+metric_def("pxcy_sent_bytes_total", "Bytes written to clients (memory and files).", "counter", &STATS_TEMPLATE.bytes_out)
+metric_def("pxcy_callbacks_total", "Protocol callbacks run.", "counter", &STATS_TEMPLATE.callbacks)
+metric_def("pxcy_reads_total", "read calls.", "counter", &STATS_TEMPLATE.reads)
+metric_def("pxcy_writes_total", "sendmsg/sendfile calls.", "counter", &STATS_TEMPLATE.writes)
+metric_def("pxcy_requests_total", "Requests answered.", "counter", &STATS_TEMPLATE.requests)
+metric_def("pxcy_errors_total", "Callbacks that failed (connection aborted).", "counter", &STATS_TEMPLATE.errors)
+metric_def("pxcy_accept_pauses_total", "Accepting paused for lack of descriptors or memory.", "counter", &STATS_TEMPLATE.accept_pauses)
+metric_def("pxcy_loop_turns_total", "Event loop iterations.", "counter", &STATS_TEMPLATE.turns)
+metric_def("pxcy_idle_timeouts_total", "Connections closed idle.", "counter", &STATS_TEMPLATE.idle_timeouts)
+metric_def("pxcy_deadline_timeouts_total", "Connections closed at their deadline.", "counter", &STATS_TEMPLATE.deadline_timeouts)
+metric_def("pxcy_write_timeouts_total", "Connections closed because the client stopped reading.", "counter", &STATS_TEMPLATE.write_timeouts)
+metric_def("pxcy_timers_fired_total", "Timers fired.", "counter", &STATS_TEMPLATE.timers_fired)
+metric_def("pxcy_health_checks_total", "GET /healthz answered.", "counter", &STATS_TEMPLATE.health_checks)
+metric_def("pxcy_input_buffer_peak_bytes", "Largest pending input of any connection.", "gauge", &STATS_TEMPLATE.input_peak)
 
 cdef const char* CLASS_NAMES[6]
 CLASS_NAMES[0] = "other"
@@ -129,3 +132,9 @@ cdef size_t metrics_format(Core* core, char* buf, size_t cap) noexcept nogil:
     elif cap:
         buf[cap - 1] = 0
     return at
+
+
+def metric_fields():
+    """[(series name, index in Stats)] of the per-worker counters: a test checks them
+    against the names of stats() (_STAT_ORDER)."""
+    return [(METRICS[m].name.decode(), METRICS[m].index) for m in range(NMETRICS)]
