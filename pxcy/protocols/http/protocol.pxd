@@ -63,4 +63,4 @@ cdef class HttpProtocol(Protocol):
     @cython.final
     cdef int _answer(self, Transport t, Scratch* s, px_request* r, Slice body, bint more) noexcept nogil
     @cython.final
-    cdef int _finish(self, Transport t, Scratch* s, Request req, Response res) noexcept nogil
+    cdef inline int _finish(self, Transport t, Scratch* s, Request req, Response res) noexcept nogil

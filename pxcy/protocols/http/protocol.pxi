@@ -600,7 +600,7 @@ cdef class HttpProtocol(Protocol):
         return k
 
     @cython.final
-    cdef int _finish(self, Transport t, Scratch* s, Request req, Response res) noexcept nogil:
+    cdef inline int _finish(self, Transport t, Scratch* s, Request req, Response res) noexcept nogil:
         if not res.done:
             res.close = True
             res.error(500)               # the handler failed or sent nothing
