@@ -29,7 +29,8 @@ INCLUDE_RE = re.compile(r'^\s*include\s+["\']([^"\']+)["\']', re.M)
 
 
 def _flags():
-    # -O3: 9% fewer instructions per pipelined /plaintext request than -O2 (bench/callgrind.py)
+    # -O3: 9% fewer instructions per pipelined /plaintext request than -O2 (bench/callgrind.py);
+    # these come after the interpreter's own CFLAGS (which may say -O2 or -O3), so they decide
     cflags = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function"]
     ldflags = []
     debug = os.environ.get("PXCY_DEBUG_BUILD") == "1"

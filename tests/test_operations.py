@@ -527,6 +527,22 @@ def test_metrics_strict_and_counts():
         assert http_get(tcp(srv.port), "/metrics")[0] == 404
 
 
+@pytest.mark.parametrize("method, path, body", [("POST", "/metrics", b"own"),
+                                                ("POST", "/healthz", b"catch-all"),
+                                                ("PUT", "/%68ealthz", b"catch-all")])
+def test_ops_endpoints_leave_other_methods_to_the_apps_routes(method, path, body):
+    """The built-in endpoints take GET and HEAD only: an app's own route for another
+    method of the same path, or a catch-all prefix route, still answers it."""
+    app = HelloWorld(metrics=True)
+    app.prepare()
+    app.route_py("/metrics", lambda req: b"own", methods=("POST",))
+    app.route_py("/", lambda req: b"catch-all", prefix=True, methods=("GET", "POST", "PUT"))
+    with pxcy.Server(app, workers=1) as srv:
+        st, h, got = http_get(tcp(srv.port), path, method=method)
+        assert (st, got) == (200, body)
+        assert http_get(tcp(srv.port), "/metrics")[0] == 200          # GET: still built in
+
+
 def test_metrics_series_name_the_counters_stats_names():
     """Each per-worker series reads the Stats field of its name (by the field's address),
     and stats() names the same field (_STAT_ORDER): the two cannot drift apart."""

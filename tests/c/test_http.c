@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "http_parse.h"
 #include "http_range.h"
@@ -1193,6 +1195,22 @@ static void test_path_clean_levels(void)
             int want = px_path_is_clean(p, n);
             CHECK_INT(px__path_clean(p, n, p + n, l), want);
             CHECK_INT(px__path_clean(p, n, p + n + (size_t)(it % 20), l), want);
+        }
+        /* against a no-access page: lim is the last readable byte + 1, so a window
+         * loaded past it faults */
+        {
+            long pg = sysconf(_SC_PAGESIZE);
+            char *m = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            CHECK(m != MAP_FAILED);
+            if (m != MAP_FAILED) {
+                CHECK(mprotect(m + pg, (size_t)pg, PROT_NONE) == 0);
+                for (size_t n = 1; n <= 80; n++) {
+                    char *p = m + pg - n;
+                    for (size_t i = 0; i < n; i++) p[i] = i == 0 ? '/' : "ab/.%c"[(i * 7 + n) % 6];
+                    CHECK_INT(px__path_clean(p, n, p + n, l), px_path_is_clean(p, n));
+                }
+                munmap(m, (size_t)pg * 2);
+            }
         }
         /* the request's flag, for each target form */
         CHECK(parse("GET /a/b.txt?x=/../ HTTP/1.1\r\n\r\n") > 0 && R.path_clean == 1);

@@ -1,7 +1,7 @@
 # cython: language_level=3
 """HTTP apps with routes for the black-box tests (tests/http)."""
 from libc.stdint cimport int64_t, uint64_t, INT64_MIN
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 from pxcy.protocols.http11 cimport HttpProtocol, Request, Response, Handler, Slice
 
 cdef extern from "<fcntl.h>" nogil:
@@ -45,7 +45,7 @@ JSTR[6] = b'nul\x00in';                 JSTR_N[6] = 6
 cdef class Routes(HttpProtocol):
     """POST /echo (body back), /json, /q (query params), /p/<rest> (prefix, req.arg),
     /jsonstr/<i> (escaping), /method, /status/<code>, /guard/ (403), /f/<rest>
-    (res.file(req.arg)), /longtype (multipart ranges with a 300-char type), POST
+    (res.file(req.arg)), /fq?p=<rel>, /assets/<rest> (res.file("site/<rest>")), /longtype (multipart ranges with a 300-char type), POST
     /upload (streamed body: count and sum), /stream/<n> (n bytes, streamed response),
     /sse (server-sent events), /host, /items (GET and POST), /early (103 then 200);
     everything else: static files when a root is given."""
@@ -62,6 +62,7 @@ cdef class Routes(HttpProtocol):
             self.route(b"/guard/", <Handler>Routes.guard, True)
             self.route(b"/f/", <Handler>Routes.file_arg, True)
             self.route(b"/fq", <Handler>Routes.file_query)
+            self.route(b"/assets/", <Handler>Routes.file_mapped, True)
             self.route(b"/longtype", <Handler>Routes.longtype)
             self.route(b"/upload", <Handler>Routes.upload, False, methods=("POST",), stream_body=True)
             self.route(b"/stream/", <Handler>Routes.stream, True)
@@ -157,6 +158,15 @@ cdef class Routes(HttpProtocol):
 
     cdef int file_arg(self, Request req, Response res) noexcept nogil:
         return res.file(req.arg.p, req.arg.n)
+
+    cdef int file_mapped(self, Request req, Response res) noexcept nogil:
+        # /assets/<rest> -> res.file("site/<rest>"): the URL mapped to another folder
+        cdef char rel[512]
+        if req.arg.n > 500:
+            return res.error(414)
+        memcpy(rel, b"site/", 5)
+        memcpy(rel + 5, req.arg.p, req.arg.n)
+        return res.file(rel, req.arg.n + 5)
 
     cdef int file_query(self, Request req, Response res) noexcept nogil:
         cdef Slice p = req.query_param(b"p")

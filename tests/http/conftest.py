@@ -73,6 +73,11 @@ def docroot(tmp_path_factory):
     (root / "dir" / "index.html").write_bytes(b"<!doctype html><title>dir</title>dir index\n")
     (root / "dir" / "a.txt").write_bytes(b"dir/a.txt\n")
     (root / "noindex").mkdir()
+    (root / "idir").mkdir()                          # an index.html that is a directory
+    (root / "idir" / "index.html").mkdir()
+    (root / "idir" / "index.html" / "index.html").write_bytes(b"nested index\n")
+    (root / "site" / "css").mkdir(parents=True)      # /assets/<x> -> site/<x>
+    (root / "site" / "css" / "index.html").write_bytes(b"css index\n")
     (root / "noindex" / "x.txt").write_bytes(b"x\n")
     (root / "sp ace.txt").write_bytes(b"a file with a space\n")
     (root / "caf\u00e9.txt").write_bytes(b"unicode name\n")

@@ -90,3 +90,28 @@ def test_access_log_names_refused_requests(tmp_path, docroot):
     assert got[4] == ("GET / HTTP/2.0", 505, "-", "-")
     assert got[5] == ("POST /up HTTP/1.1", 413, "-", "t/1")
     assert all(int(m.group(3)) > 0 for m in fields)      # the error bodies' bytes
+
+
+def test_access_log_refused_after_empty_lines_and_pipelined(tmp_path, docroot):
+    """The raw line of a refused request is its request line, after the empty lines the
+    parser skips; one behind an answered request on the same connection is its own entry;
+    quotes and control bytes are escaped (no log injection)."""
+    log = tmp_path / "access.log"
+    app = Static(docroot["root"], access_log=str(log))
+    s = pxcy.Server(app, "127.0.0.1", 0, workers=1).start()
+    try:
+        with Conn(s.port) as c:
+            c.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\nGET /x HTTP/3.0\r\n\r\n")
+            assert c.read_response().status == 200
+            assert c.read_response().status == 505
+        with Conn(s.port) as c:
+            c.send(b'BAD"\x1b[2J /" HTTP/1.1\r\n\r\n')
+            assert c.read_response().status == 400
+    finally:
+        s.stop()
+        app.close_access_log()
+    lines = log.read_text().splitlines()
+    assert len(lines) == 3, lines
+    assert '"GET /hello.txt HTTP/1.1" 200' in lines[0]
+    assert '"GET /x HTTP/3.0" 505' in lines[1]
+    assert '"BAD\\x22\\x1B[2J /\\x22 HTTP/1.1" 400' in lines[2], lines[2]

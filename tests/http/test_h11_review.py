@@ -66,6 +66,23 @@ def test_res_file_directory_from_query_reaches_its_index(app_server):
     assert get(app_server.port, "/fq?p=dir", method="HEAD").status == 200
 
 
+@pytest.mark.parametrize("target", ["/idir/", "/fq?p=idir/", "/f/idir/", "/fq?p=idir", "/assets/../idir/"])
+def test_an_index_html_that_is_a_directory_is_403(app_server, target):
+    # dir/index.html being a directory is never descended into (nor redirected in a loop)
+    r = get(app_server.port, target)
+    assert r.status in (301, 403) and r.body != b"nested index\n", (target, r.status)
+    if r.status == 301:                               # /fq?p=idir: no; /idir without '/': yes
+        assert get(app_server.port, r.get("Location")).status == 403
+
+
+def test_res_file_of_a_mapped_folder_redirects_to_its_slash(app_server):
+    # /assets/<x> -> res.file("site/<x>"): rel's last segment is the URL's, so a directory
+    # redirects (relative links in its index resolve below /assets/css/)
+    r = get(app_server.port, "/assets/css?v=1")
+    assert (r.status, r.get("Location")) == (301, "/assets/css/?v=1")
+    assert get(app_server.port, "/assets/css/").body == b"css index\n"
+
+
 @pytest.mark.parametrize("p, status", [("noindex", 404), ("dir/../noindex", 404), ("n", 404),
                                        ("..%2Fetc", 404)])
 def test_res_file_directory_from_query_without_index(app_server, p, status):

@@ -44,6 +44,9 @@ cdef void log_failed(Transport t, Scratch* s, HttpConfig* cfg, px_request* r, co
             agent = v[0]
         log_write(t, s, cfg.log, r.method, r.target, r.minor_version, ref, agent, status, body_bytes)
         return
+    while rawn and (raw[0] == b'\r' or raw[0] == b'\n'):   # the empty lines the parser skips
+        raw += 1
+        rawn -= 1
     while i < rawn and i < LOG_FIELD_MAX and raw[i] != b'\r' and raw[i] != b'\n':
         i += 1
     method.p = NULL                      # the request field is target: the raw line

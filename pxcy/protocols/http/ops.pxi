@@ -14,22 +14,18 @@ cdef inline bint is_path(Slice path, const char* want, size_t n) noexcept nogil:
     return path.n == n and memcmp(path.p, want, n) == 0
 
 
+cdef inline bint ops_endpoint(HttpConfig* cfg, Slice path) noexcept nogil:
+    """path is an enabled built-in endpoint (GET and HEAD only) no app route replaces."""
+    return ((cfg.ops & OPS_HEALTH) and not (cfg.ops & OPS_APP_HEALTH) and is_path(path, "/healthz", 8)) \
+        or ((cfg.ops & OPS_METRICS) and is_path(path, "/metrics", 8))
+
+
 cdef int ops_answer(HttpConfig* cfg, Transport t, Request req, Response res) noexcept nogil:
     """Answer /healthz or /metrics; 1 when answered, 0 when the request is not one."""
     cdef size_t cap, n
     cdef int tries
     cdef char* buf
     if req.r.method_id != PX_METHOD_GET and req.r.method_id != PX_METHOD_HEAD:
-        # the endpoint exists, for GET and HEAD only: 405 (OPTIONS: 204) with Allow,
-        # as for a route (an app routing /healthz itself decides for its own)
-        if ((cfg.ops & OPS_HEALTH) and not (cfg.ops & OPS_APP_HEALTH) and is_path(req.path, "/healthz", 8)) \
-                or ((cfg.ops & OPS_METRICS) and is_path(req.path, "/metrics", 8)):
-            allow_header(res, (1u << PX_METHOD_GET) | (1u << PX_METHOD_HEAD))
-            if req.r.method_id == PX_METHOD_OPTIONS:
-                res.send(204, NULL, NULL, 0)
-            else:
-                res.error(405)
-            return 1
         return 0
     if (cfg.ops & OPS_HEALTH) and is_path(req.path, "/healthz", 8):
         res.header("Cache-Control", "no-store")

@@ -309,10 +309,16 @@ cdef class HttpProtocol(Protocol):
                    size_t rawn) noexcept nogil:
         """Answer a request that could not be parsed or accepted, then close. The access
         log names it by its head rq when it was parsed, else by the raw bytes [raw, +rawn)."""
-        cdef PyObject* req = bind_request(s, t, &s.r)
-        cdef PyObject* res = bind_response(s, t, self.cfg, req)
-        s.r.method_id = PX_METHOD_OTHER
-        (<Request>req).minor = 1
+        cdef px_request* blank = &s.resumed
+        cdef PyObject* req
+        cdef PyObject* res
+        # the error answers no particular head: bound to an empty one, not to s.r (the
+        # worker's last parsed head, maybe another connection's, its slices long stale)
+        memset(blank, 0, sizeof(px_request))
+        blank.method_id = PX_METHOD_OTHER
+        blank.minor_version = 1
+        req = bind_request(s, t, blank)
+        res = bind_response(s, t, self.cfg, req)
         (<Response>res).close = True
         (<Response>res).error(status)
         log_failed(t, s, self.cfg, rq, raw, rawn, (<Response>res).status, (<Response>res).body_bytes)
@@ -554,6 +560,8 @@ cdef class HttpProtocol(Protocol):
             pass                         # /healthz, /metrics
         else:
             rt = route_find(self.cfg, (<Request>req).path.p, (<Request>req).path.n, r.method_id, &allow)
+            if rt == NULL and self.cfg.ops and ops_endpoint(self.cfg, (<Request>req).path):
+                allow |= (1u << PX_METHOD_GET) | (1u << PX_METHOD_HEAD)   # as for a route
             if rt != NULL:
                 if rt.prefix:
                     (<Request>req).arg.p = (<Request>req).path.p + rt.n

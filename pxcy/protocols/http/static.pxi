@@ -185,6 +185,7 @@ cdef int static_file(Response res, const char* rel_path, size_t n) noexcept nogi
     cdef size_t qn
     cdef char* p
     cdef const char* q
+    cdef bint index
     if cfg == NULL or cfg.root == NULL:
         return res.error(404)
     if r.method_id != PX_METHOD_GET and r.method_id != PX_METHOD_HEAD:
@@ -201,7 +202,8 @@ cdef int static_file(Response res, const char* rel_path, size_t n) noexcept nogi
     # "/a/b" -> "a/b" below the root; a directory -> its index.html
     memmove(rel, rel + 1, k - 1)
     n = k - 1
-    if n == 0 or rel[n - 1] == b'/':
+    index = n == 0 or rel[n - 1] == b'/'
+    if index:
         memcpy(rel + n, b"index.html", 10)
         n += 10
     rel[n] = 0
@@ -210,6 +212,8 @@ cdef int static_file(Response res, const char* rel_path, size_t n) noexcept nogi
         return fd if fd == -1 else 0
     if S_ISDIR(st.st_mode):
         c_close(fd)
+        if index:
+            return res.error(403)          # dir/index.html is itself a directory
         if not path_tail_is(<Request>res.rq, rel, n):
             # rel is the handler's own mapping (from a query, say), not the URL path's
             # tail: a redirect to the path + '/' could not reach the directory, so its
@@ -249,9 +253,14 @@ cdef int static_file(Response res, const char* rel_path, size_t n) noexcept nogi
 
 
 cdef inline bint path_tail_is(Request req, const char* rel, size_t n) noexcept nogil:
-    """The request's normalized path ends with '/' + rel[0..n)."""
+    """The request's normalized path ends with '/' + the last segment of rel[0..n)
+    (a path-derived mapping, /assets/css -> site/css, keeps it; /fq?p=dir does not)."""
     cdef Slice p = req.path
-    return p.p != NULL and p.n > n and p.p[p.n - n - 1] == b'/' and memcmp(p.p + p.n - n, rel, n) == 0
+    cdef size_t j = n
+    while j > 0 and rel[j - 1] != b'/':
+        j -= 1
+    return p.p != NULL and p.n > n - j and p.p[p.n - (n - j) - 1] == b'/' \
+        and memcmp(p.p + p.n - (n - j), rel + j, n - j) == 0
 
 
 cdef int open_below_root(Response res, HttpConfig* cfg, const char* rel, struct_stat* st) noexcept nogil:
