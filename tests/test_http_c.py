@@ -38,6 +38,9 @@ def _build(tmp_path, name, extra):
 
 def _run(exe, env=None):
     args = [exe] + [p for p in FUZZ_INPUTS if os.path.isdir(p)]
+    # the binary carries its own sanitizer runtime: not the one a sanitized test run
+    # preloads into Python (tests/sanitize/run.sh tsan: libtsan under an ASan binary aborts)
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != "LD_PRELOAD"}
     res = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
     sys.stdout.write(res.stdout[-4000:])
     assert res.returncode == 0, "C tests failed:\n" + res.stdout[-8000:] + res.stderr[-4000:]

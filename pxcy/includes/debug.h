@@ -74,6 +74,9 @@ PXCY_UNUSED static void pxcy__backtrace(void) {
         sigemptyset(&none);
         pthread_sigmask(SIG_SETMASK, &none, NULL);
     }
+    /* a sanitizer runtime preloaded into this process (libtsan) crashes the shell that
+       popen starts: the children get none (we abort anyway, the environment is ours) */
+    unsetenv("LD_PRELOAD");
     for (int i = 1; i < n; i++) {
         Dl_info info;
         if (!dladdr(frames[i], &info) || !info.dli_fname || !info.dli_fbase) continue;
