@@ -115,3 +115,53 @@ def test_access_log_refused_after_empty_lines_and_pipelined(tmp_path, docroot):
     assert '"GET /hello.txt HTTP/1.1" 200' in lines[0]
     assert '"GET /x HTTP/3.0" 505' in lines[1]
     assert '"BAD\\x22\\x1B[2J /\\x22 HTTP/1.1" 400' in lines[2], lines[2]
+
+
+def test_access_log_refused_bodies_and_timeouts(tmp_path, apps, docroot):
+    """Refusals after the head parsed are logged by that head (its user agent too): a
+    chunked body gone wrong in a later read (400), a body over max_body (413, behind an
+    answered request), an unsupported coding (501), a body that stops coming (408). A
+    head that never ends is a 408 of "-". Each is counted once in the responses metric."""
+    log = tmp_path / "access.log"
+    app = apps.Routes(docroot["root"], max_body=1000, request_timeout=0.3, access_log=str(log),
+                      metrics=True)
+    s = pxcy.Server(app, "127.0.0.1", 0, workers=1).start()
+    ua = b"Host: x\r\nUser-Agent: ua/1\r\n"
+
+    def exchange(*parts):
+        with Conn(s.port) as c:
+            for part in parts:
+                c.send(part)
+            c.sock.settimeout(10)
+            data = b""
+            while True:                      # until the server closes (refusals close)
+                d = c.sock.recv(65536)
+                if not d:
+                    return data
+                data += d
+
+    try:
+        # a chunked body that stops coming: its request_timeout answers 408
+        assert b" 408 " in exchange(b"POST /echo HTTP/1.1\r\n" + ua +
+                                    b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        assert b" 400 " in exchange(b"POST /echo HTTP/1.1\r\n" + ua + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
+        got = exchange(b"GET /q HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\n" + ua +
+                       b"Content-Length: 5000\r\n\r\n")
+        assert b" 200 " in got and b" 413 " in got
+        assert b" 501 " in exchange(b"POST /echo HTTP/1.1\r\n" + ua + b"Transfer-Encoding: gzip, chunked\r\n\r\n")
+        assert b" 408 " in exchange(b"GET /slow HTTP/1.1\r\nHost: x\r\n")
+        m = {k: v for k, v in s.stats().items() if k.startswith("responses_")}
+    finally:
+        s.stop()
+        app.close_access_log()
+    lines = log.read_text().splitlines()
+    entries = [re.match(r'^127\.0\.0\.1 - - \[[^\]]+\] "(.*)" (\d{3}) \S+ "(.*)" "(.*)"$', ln) for ln in lines]
+    assert all(entries), lines
+    got = [(e.group(1), int(e.group(2)), e.group(4)) for e in entries]
+    assert got == [("POST /echo HTTP/1.1", 408, "ua/1"),
+                   ("POST /echo HTTP/1.1", 400, "ua/1"),
+                   ("GET /q HTTP/1.1", 200, "-"),
+                   ("POST /echo HTTP/1.1", 413, "ua/1"),
+                   ("POST /echo HTTP/1.1", 501, "-"),
+                   ("-", 408, "-")], got
+    assert m["responses_4xx"] == 4 and m["responses_5xx"] == 1 and m["responses_2xx"] == 1
