@@ -514,6 +514,16 @@ def test_commit_pairing_and_huge_sizes_fail_cleanly(protos):
     assert not h.closed
 
 
+def test_timers_armed_from_timer_fired_past_the_first_table(protos):
+    """200 timers armed from one timer_fired (the slot table and the heap grow, from 64,
+    while timers_run walks them): each fires once, in the next turn."""
+    h = pxcy.Harness(protos.TimerFan)
+    out = h.feed(b"1200\n") + h.advance(0)
+    tokens = sorted(int(line.split()[1]) for line in out.decode().splitlines())
+    assert tokens == list(range(1, 201))
+    assert not h.closed
+
+
 def test_harness_says_when_a_protocol_never_settles(protos):
     """A stream that never ends keeps the Harness's settle loop busy: after its bound it
     raises a clear error instead of returning as if the protocol were done."""

@@ -622,3 +622,25 @@ cdef class Endless(Protocol):
 
     cdef int send_complete(self, Transport t) noexcept nogil:
         return t.send(b".", 1)
+
+
+cdef class TimerFan(Protocol):
+    """'N' (N > 1000): one 0 ms timer, whose timer_fired arms N - 1000 more (tokens
+    1..N-1000, past the timer tables' first 64 slots while they are being walked); each
+    of those answers 'fired TOKEN'."""
+
+    cdef int data_received(self, Transport t, const char* data, size_t n) noexcept nogil:
+        cdef long long v = strtoll(data, NULL, 10)
+        if t.call_later(0, <uint64_t>v) < 0:
+            return -1
+        return 0
+
+    cdef int timer_fired(self, Transport t, uint64_t token) noexcept nogil:
+        cdef char buf[48]
+        cdef uint64_t i
+        if token > 1000:
+            for i in range(1, token - 1000 + 1):
+                if t.call_later(0, i) < 0:
+                    return -1
+            return 0
+        return t.send(buf, snprintf(buf, sizeof(buf), "fired %llu\n", <unsigned long long>token))
