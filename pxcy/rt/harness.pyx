@@ -88,8 +88,8 @@ cdef class Harness:
         """Run the ready list (redeliveries, streaming senders), due timers, socket
         events of outbound connections and deferred calls until nothing is left to
         do. A protocol that is still busy after SETTLE_ROUNDS rounds (a stream that never
-        ends, input it pushes back without ever taking) raises instead of returning
-        as if it were done."""
+        ends, a 0 ms timer that re-arms itself) raises instead of returning as if it
+        were done."""
         cdef int i, n
         for i in range(SETTLE_ROUNDS):
             self.w.now = clock_ms()
@@ -106,7 +106,7 @@ cdef class Harness:
                 worker_run_ready(self.w)
         else:
             raise RuntimeError(f"Harness: the protocol is still busy after {SETTLE_ROUNDS} rounds "
-                               "(a stream that never ends, or input it pushes back and never takes)")
+                               "(a stream that never ends, or a 0 ms timer that re-arms itself)")
         if self.c != NULL and self.c.state >= CS_LOST:
             # lingering makes no sense without a socket: the record is done
             conn_free(self.w, self.c)

@@ -1,11 +1,23 @@
 """The access log as an HttpProtocol option: off by default, combined format, every
 line written once the server stops and the log is closed (workers never wait)."""
+import contextlib
 import re
 import threading
 
 import pxcy
 from pxcy.protocols.http11 import Static
 from rawhttp import Conn, get
+
+
+@contextlib.contextmanager
+def logging_server(app):
+    """A 1-worker Server of app; on leaving, stopped and its access log closed (written)."""
+    s = pxcy.Server(app, "127.0.0.1", 0, workers=1).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+        app.close_access_log()
 
 
 def test_access_log_off_by_default(tmp_path, docroot):
@@ -61,7 +73,6 @@ def test_access_log_names_refused_requests(tmp_path, docroot):
     import socket
     log = tmp_path / "access.log"
     app = Static(docroot["root"], access_log=str(log))
-    s = pxcy.Server(app, "127.0.0.1", 0, workers=1).start()
     sends = [b"GARBAGE\r\n\r\n",
              b"GET /a\x01b HTTP/1.1\r\n\r\n",
              b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",
@@ -69,15 +80,12 @@ def test_access_log_names_refused_requests(tmp_path, docroot):
              b"GET / HTTP/2.0\r\n\r\n",
              b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\nUser-Agent: t/1\r\n\r\n"]
     want = [400, 400, 414, 431, 505, 413]
-    try:
+    with logging_server(app) as s:
         socket.create_connection(("127.0.0.1", s.port)).close()
         for data, status in zip(sends, want):
             with Conn(s.port) as c:
                 c.send(data)
                 assert c.read_response().status == status
-    finally:
-        s.stop()
-        app.close_access_log()
     lines = log.read_text().splitlines()
     assert len(lines) == len(want), lines
     fields = [re.match(r'^127\.0\.0\.1 - - \[[^\]]+\] "(.*)" (\d{3}) (\d+) "(.*)" "(.*)"$', ln) for ln in lines]
@@ -98,8 +106,7 @@ def test_access_log_refused_after_empty_lines_and_pipelined(tmp_path, docroot):
     quotes and control bytes are escaped (no log injection)."""
     log = tmp_path / "access.log"
     app = Static(docroot["root"], access_log=str(log))
-    s = pxcy.Server(app, "127.0.0.1", 0, workers=1).start()
-    try:
+    with logging_server(app) as s:
         with Conn(s.port) as c:
             c.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\nGET /x HTTP/3.0\r\n\r\n")
             assert c.read_response().status == 200
@@ -107,9 +114,6 @@ def test_access_log_refused_after_empty_lines_and_pipelined(tmp_path, docroot):
         with Conn(s.port) as c:
             c.send(b'BAD"\x1b[2J /" HTTP/1.1\r\n\r\n')
             assert c.read_response().status == 400
-    finally:
-        s.stop()
-        app.close_access_log()
     lines = log.read_text().splitlines()
     assert len(lines) == 3, lines
     assert '"GET /hello.txt HTTP/1.1" 200' in lines[0]
@@ -125,7 +129,6 @@ def test_access_log_refused_bodies_and_timeouts(tmp_path, apps, docroot):
     log = tmp_path / "access.log"
     app = apps.Routes(docroot["root"], max_body=1000, request_timeout=0.3, access_log=str(log),
                       metrics=True)
-    s = pxcy.Server(app, "127.0.0.1", 0, workers=1).start()
     ua = b"Host: x\r\nUser-Agent: ua/1\r\n"
 
     def exchange(*parts):
@@ -140,7 +143,7 @@ def test_access_log_refused_bodies_and_timeouts(tmp_path, apps, docroot):
                     return data
                 data += d
 
-    try:
+    with logging_server(app) as s:
         # a chunked body that stops coming: its request_timeout answers 408
         assert b" 408 " in exchange(b"POST /echo HTTP/1.1\r\n" + ua +
                                     b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
@@ -151,9 +154,6 @@ def test_access_log_refused_bodies_and_timeouts(tmp_path, apps, docroot):
         assert b" 501 " in exchange(b"POST /echo HTTP/1.1\r\n" + ua + b"Transfer-Encoding: gzip, chunked\r\n\r\n")
         assert b" 408 " in exchange(b"GET /slow HTTP/1.1\r\nHost: x\r\n")
         m = {k: v for k, v in s.stats().items() if k.startswith("responses_")}
-    finally:
-        s.stop()
-        app.close_access_log()
     lines = log.read_text().splitlines()
     entries = [re.match(r'^127\.0\.0\.1 - - \[[^\]]+\] "(.*)" (\d{3}) \S+ "(.*)" "(.*)"$', ln) for ln in lines]
     assert all(entries), lines
