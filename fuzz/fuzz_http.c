@@ -69,6 +69,11 @@ static void fz_parser(const char *buf, size_t n, unsigned sel)
     px_simd_set_level((int)((sel >> 2) & 3) % (lvl_max + 1));
     int rb = fz_parse_split(buf, n, split, split2, &b, &lim);
     FZ_ASSERT(ra == rb);
+    if (ra > 0) FZ_ASSERT(fz_req_eq(&a, &b));
+    /* the pre-scan path alone, one-shot: what the one-pass path accepts it must too */
+    px_request_reset(&b);
+    int rs = px__parse_scan(buf, n, &b, &lim);
+    FZ_ASSERT(rs == ra);
     if (ra > 0) {
         FZ_ASSERT(fz_req_eq(&a, &b));
         const px_slice *h = a.num_headers ? px_header_get(&a, a.headers[0].name.p, a.headers[0].name.n) : NULL;

@@ -99,6 +99,118 @@ static int incr_same(const char *s, size_t n, const px_limits *lim, int verbose_
 }
 #define CHECK_INCR(s) CHECK(incr_same((s), strlen(s), NULL, __LINE__))
 
+/* The one-pass path (px__parse_fast) and the pre-scan path (px__parse_scan) give one
+ * result for every input: same return, same fields. */
+static px_request R3;
+static int paths_same(const char *s, size_t n, const px_limits *lim, int line)
+{
+    px_request_reset(&R);
+    int a = px_parse_request(s, n, &R, lim);
+    static const px_limits dflt = PX_LIMITS_DEFAULT;
+    px_request_reset(&R3);
+    int b = px__parse_scan(s, n, &R3, lim ? lim : &dflt);
+    if (a != b || (a > 0 && !fz_req_eq(&R, &R3))) {
+        printf("  path mismatch (line %d): px_parse_request %d, pre-scan path %d\n", line, a, b);
+        return 0;
+    }
+    return 1;
+}
+
+static void test_parse_one_pass(void)
+{
+    /* ordinary heads take the one-pass path */
+    static const char *fast[] = {
+        "GET /plaintext HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
+        "GET / HTTP/1.0\r\n\r\n",
+        "HEAD /a/b?c=d&e HTTP/1.1\r\nHost: x\r\nAccept: */*\r\nUser-Agent:  wrk \r\n\r\n",
+        "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+        "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+        "GET /%2e%2e/x HTTP/1.1\r\nConnection: close\r\nIf-None-Match: \"e\"\r\nRange: bytes=0-1\r\n"
+        "If-Range: \"e\"\r\nIf-Modified-Since: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n",
+        "BREW /pot HTTP/1.1\r\nX-Empty:\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof fast / sizeof *fast; i++) {
+        size_t n = strlen(fast[i]);
+        px_request_reset(&R);
+        int k = px__parse_fast(fast[i], n, &R, &(px_limits)PX_LIMITS_DEFAULT);
+        CHECK(k > 0);
+        CHECK(paths_same(fast[i], n, NULL, __LINE__));
+        CHECK(incr_same(fast[i], n, NULL, __LINE__));
+    }
+    /* everything else is left to the pre-scan path, with the same outcome */
+    static const char *slow[] = {
+        "\r\nGET / HTTP/1.1\r\n\r\n",                     /* leading empty line */
+        "GET http://h/p HTTP/1.1\r\nHost: x\r\n\r\n",       /* absolute-form */
+        "OPTIONS * HTTP/1.1\r\n\r\n",
+        "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\n",                    /* incomplete */
+        "GET / HTTP/1.1\r\nHost: x\r\n\r",
+        "GET / HTTP/1.1\nHost: x\r\n\r\n",                  /* bare LF */
+        "GET / HTTP/1.1\r\nHost: x\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\n\n",
+        "GET / HTTP/1.1\r\nHost: x\rY\r\n\r\n",             /* bare CR */
+        "GET / HTTP/1.1\r\nHost: x\r\n\rX",
+        "GET / HTTP/2.0\r\nHost: x\r\n\r\n",                /* 505 */
+        "GET / HTTP/1.1 \r\n\r\n",
+        "GET  / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\n Host: x\r\n\r\n",               /* obs-fold */
+        "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",   /* 501 */
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET /a#b HTTP/1.1\r\n\r\n",
+        "G\x01T / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: \x7f\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof slow / sizeof *slow; i++) {
+        size_t n = strlen(slow[i]);
+        px_request_reset(&R);
+        CHECK_INT(px__parse_fast(slow[i], n, &R, &(px_limits)PX_LIMITS_DEFAULT), 0);
+        CHECK(paths_same(slow[i], n, NULL, __LINE__));
+    }
+    /* the limits, at and one past each edge */
+    {
+        const char *h = "GET /abcdef HTTP/1.1\r\nA: 1\r\nBb: 22\r\nCcc: 333\r\n\r\n";
+        size_t n = strlen(h), rl = 20, hdr = n - (rl + 2);
+        for (int d = -1; d <= 1; d++) {
+            px_limits lim = PX_LIMITS_DEFAULT;
+            lim.max_request_line = rl + d;
+            CHECK(paths_same(h, n, &lim, __LINE__));
+            lim = (px_limits)PX_LIMITS_DEFAULT;
+            lim.max_header_bytes = hdr + d;
+            CHECK(paths_same(h, n, &lim, __LINE__));
+            lim = (px_limits)PX_LIMITS_DEFAULT;
+            lim.max_headers = 3 + d;
+            CHECK(paths_same(h, n, &lim, __LINE__));
+            lim = (px_limits)PX_LIMITS_DEFAULT;
+            lim.require_host = 1;
+            CHECK(paths_same(h, n, &lim, __LINE__));
+        }
+        px_limits lim = PX_LIMITS_DEFAULT;
+        lim.max_request_line = rl - 1;
+        CHECK_INT(parse_lim(h, &lim), -414);
+        lim = (px_limits)PX_LIMITS_DEFAULT;
+        lim.max_header_bytes = hdr - 1;
+        CHECK_INT(parse_lim(h, &lim), -431);
+        lim = (px_limits)PX_LIMITS_DEFAULT;
+        lim.max_headers = 2;
+        CHECK_INT(parse_lim(h, &lim), -431);
+    }
+    /* every prefix of a pipelined pair, at every SIMD level */
+    {
+        const char *two = "GET /x?y HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\nHEAD / HTTP/1.0\r\n\r\n";
+        size_t n = strlen(two);
+        int max = px_simd_set_level(99);
+        for (int lvl = 0; lvl <= max; lvl++) {
+            px_simd_set_level(lvl);
+            for (size_t k = 0; k <= n; k++) CHECK(paths_same(two, k, NULL, __LINE__));
+        }
+        px_simd_set_level(99);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void test_parse_basic(void)
@@ -1363,6 +1475,7 @@ int main(int argc, char **argv)
     test_parse_basic();
     test_parse_errors();
     test_parse_limits();
+    test_parse_one_pass();
     test_parse_incremental_pipeline();
     test_simd_parity();
     test_request_line_levels();

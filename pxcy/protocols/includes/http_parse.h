@@ -495,11 +495,164 @@ static inline int px__ci_eq(const char *a, size_t n, const char *lit, size_t ln)
 
 static const char px__slash[] = "/";
 
+static inline int px__method_id(const char *m0, size_t mlen)
+{
+    switch (mlen) {
+    case 3:
+        if (!memcmp(m0, "GET", 3)) return PX_METHOD_GET;
+        if (!memcmp(m0, "PUT", 3)) return PX_METHOD_PUT;
+        break;
+    case 4:
+        if (!memcmp(m0, "HEAD", 4)) return PX_METHOD_HEAD;
+        if (!memcmp(m0, "POST", 4)) return PX_METHOD_POST;
+        break;
+    case 5: if (!memcmp(m0, "PATCH", 5)) return PX_METHOD_PATCH; break;
+    case 6: if (!memcmp(m0, "DELETE", 6)) return PX_METHOD_DELETE; break;
+    case 7: if (!memcmp(m0, "OPTIONS", 7)) return PX_METHOD_OPTIONS; break;
+    default: break;
+    }
+    return PX_METHOD_OTHER;
+}
+
+/* path and query of the target's [pathp, te); qmark: the target scan's first '?'.
+ * lim: how far the path check may read. */
+static inline void px__set_path(px_request *r, const char *qmark, const char *pathp,
+                                const char *te, const char *lim, int lvl)
+{
+    const char *q = qmark && qmark >= pathp ? qmark : NULL;   /* (a '?' in the scheme: none) */
+    if (!q && qmark) q = (const char *)memchr(pathp, '?', (size_t)(te - pathp));
+    const char *pe = q ? q : te;
+    if (pe == pathp) { r->path.p = px__slash; r->path.n = 1; }
+    else { r->path.p = pathp; r->path.n = (size_t)(pe - pathp); }
+    if (q) { r->query.p = q + 1; r->query.n = (size_t)(te - q - 1); }
+    r->path_clean = (unsigned char)px__path_clean(r->path.p, r->path.n,
+                                                  pe == pathp ? px__slash + 1 : lim, lvl);
+}
+
+/* What the header fields said, while they are read (both parse paths). The
+ * slices (host, if_none_match, ...) go straight into the px_request. */
+typedef struct {
+    int64_t cl;
+    int te_seen, te_chunked, te_last_chunked, te_other;
+    int conn_close, conn_ka, upgrade, expect;
+} px__fields;
+
+static inline void px__fields_init(px__fields *f, px_request *r)
+{
+    f->cl = -1;
+    f->te_seen = f->te_chunked = f->te_last_chunked = f->te_other = 0;
+    f->conn_close = f->conn_ka = f->upgrade = f->expect = 0;
+    r->host.p = r->if_none_match.p = r->if_modified_since.p = r->range.p = r->if_range.p = NULL;
+    r->host.n = r->if_none_match.n = r->if_modified_since.n = r->range.n = r->if_range.n = 0;
+}
+
+/* One header field, name [n0, +nlen), trimmed value [v0, v1): 0 or -(status). */
+static inline int px__field(px_request *r, px__fields *f, const char *n0, size_t nlen,
+                            const char *v0, const char *v1)
+{
+    px_slice v = {v0, (size_t)(v1 - v0)};
+    switch (nlen) {
+    case 4:
+        if (px__tok_ieq(n0, "host", 4)) {
+            if (r->host.p) return -400;
+            r->host = v;
+        }
+        break;
+    case 5:
+        if (px__tok_ieq(n0, "range", 5) && !r->range.p) r->range = v;
+        break;
+    case 6:
+        if (px__tok_ieq(n0, "expect", 6) && px__ci_eq(v0, v.n, "100-continue", 12))
+            f->expect = 1;
+        break;
+    case 8:
+        if (px__tok_ieq(n0, "if-range", 8) && !r->if_range.p) r->if_range = v;
+        break;
+    case 10:
+        if (px__tok_ieq(n0, "connection", 10)) {
+            const char *lp = v0, *b; size_t bn;
+            while (px__list_next(&lp, v1, &b, &bn)) {
+                if (px__ci_eq(b, bn, "close", 5)) f->conn_close = 1;
+                else if (px__ci_eq(b, bn, "keep-alive", 10)) f->conn_ka = 1;
+                else if (px__ci_eq(b, bn, "upgrade", 7)) f->upgrade = 1;
+            }
+        }
+        break;
+    case 13:
+        if (px__tok_ieq(n0, "if-none-match", 13) && !r->if_none_match.p) r->if_none_match = v;
+        break;
+    case 14:
+        if (px__tok_ieq(n0, "content-length", 14)) {
+            int64_t x = px__parse_cl(v0, v1);
+            if (x < 0 || (f->cl >= 0 && x != f->cl)) return -400;
+            f->cl = x;
+        }
+        break;
+    case 17:
+        if (px__tok_ieq(n0, "transfer-encoding", 17)) {
+            const char *lp = v0, *b; size_t bn;
+            f->te_seen = 1;
+            int any = 0;
+            while (px__list_next(&lp, v1, &b, &bn)) {
+                any = 1;
+                if (px__ci_eq(b, bn, "chunked", 7)) {
+                    if (f->te_chunked) return -400;   /* chunked applied twice */
+                    f->te_chunked = f->te_last_chunked = 1;
+                } else {
+                    size_t k = 0;
+                    while (k < bn && px__tchar[(unsigned char)b[k]]) k++;
+                    if (k == 0) return -400;
+                    f->te_last_chunked = 0;
+                    f->te_other = 1;
+                }
+            }
+            if (!any) return -400;
+        } else if (px__tok_ieq(n0, "if-modified-since", 17) && !r->if_modified_since.p) {
+            r->if_modified_since = v;
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* After the last field: framing, Host, connection flags. [auth0, auth1): an
+ * absolute-form target's authority (auth0 NULL: none). 0 or -(status). */
+static inline int px__fields_done(px_request *r, const px__fields *f, int minor,
+                                  const px_limits *lim, const char *auth0, const char *auth1)
+{
+    r->chunked = 0;
+    if (f->te_seen) {
+        if (f->cl >= 0 || minor == 0 || !f->te_last_chunked) return -400;
+        if (f->te_other) return -501;
+        r->chunked = 1;
+    }
+    if (minor == 1 && !r->host.p && lim->require_host) return -400;
+    if (r->host.p && !px_host_valid(r->host.p, r->host.n)) return -400;
+    if (auth0) {
+        /* RFC 9112 3.2.2: the target's authority replaces the Host header */
+        const char *at = auth1;
+        while (at > auth0 && at[-1] != '@') at--;
+        if (at > auth0) return -400;                      /* userinfo: not in http(s) URIs */
+        if (auth1 == auth0 || *auth0 == ':') return -400; /* empty host (RFC 9110 4.2.1) */
+        if (!px_host_valid(auth0, (size_t)(auth1 - auth0))) return -400;
+        r->host.p = auth0; r->host.n = (size_t)(auth1 - auth0);
+    }
+    r->content_length = f->cl;
+    r->keep_alive = (unsigned char)(f->conn_close ? 0 : (minor == 1 ? 1 : f->conn_ka));
+    r->upgrade = (unsigned char)f->upgrade;
+    r->expect_continue = (unsigned char)(minor == 1 && f->expect);
+    return 0;
+}
+
+/* The full parse of a head the pre-scan found complete: [start, end) with the request
+ * line ending at rl_end. */
 static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, size_t end,
                                  px_request *r, const px_limits *lim)
 {
     const int lvl = px_simd_level();
-    int minor;
+    int minor, k;
     const char *p = buf + start, *rle = buf + rl_end;
 
     /* method */
@@ -515,20 +668,7 @@ static inline int px__parse_head(const char *buf, size_t start, size_t rl_end, s
     while (px__tchar[(unsigned char)*p]) p++;
     if (p == m0 || *p != ' ') return -400;
     mlen = (size_t)(p - m0);
-    switch (mlen) {
-    case 3:
-        if (!memcmp(m0, "GET", 3)) mid = PX_METHOD_GET;
-        else if (!memcmp(m0, "PUT", 3)) mid = PX_METHOD_PUT;
-        break;
-    case 4:
-        if (!memcmp(m0, "HEAD", 4)) mid = PX_METHOD_HEAD;
-        else if (!memcmp(m0, "POST", 4)) mid = PX_METHOD_POST;
-        break;
-    case 5: if (!memcmp(m0, "PATCH", 5)) mid = PX_METHOD_PATCH; break;
-    case 6: if (!memcmp(m0, "DELETE", 6)) mid = PX_METHOD_DELETE; break;
-    case 7: if (!memcmp(m0, "OPTIONS", 7)) mid = PX_METHOD_OPTIONS; break;
-    default: break;
-    }
+    mid = px__method_id(m0, mlen);
 method_done:
     r->method.p = m0; r->method.n = mlen;
     r->method_id = mid;
@@ -565,16 +705,7 @@ method_done:
         auth1 = s;
         pathp = s;
     }
-    {
-        const char *q = qmark && qmark >= pathp ? qmark : NULL;   /* (a '?' in the scheme: none) */
-        if (!q && qmark) q = (const char *)memchr(pathp, '?', (size_t)(te - pathp));
-        const char *pe = q ? q : te;
-        if (pe == pathp) { r->path.p = px__slash; r->path.n = 1; }
-        else { r->path.p = pathp; r->path.n = (size_t)(pe - pathp); }
-        if (q) { r->query.p = q + 1; r->query.n = (size_t)(te - q - 1); }
-        r->path_clean = (unsigned char)px__path_clean(r->path.p, r->path.n,
-                                                      pe == pathp ? px__slash + 1 : buf + end, lvl);
-    }
+    px__set_path(r, qmark, pathp, te, buf + end, lvl);
 version:
     p++;
     if (rle - p == 8 && memcmp(p, "HTTP/1.1", 8) == 0) {
@@ -594,10 +725,8 @@ version_done:;
     const char *e = buf + end;
     size_t maxh = lim->max_headers < PX_MAX_HEADERS ? lim->max_headers : PX_MAX_HEADERS;
     size_t nh = 0;
-    int64_t cl = -1;
-    int te_seen = 0, te_chunked = 0, te_last_chunked = 0, te_other = 0;
-    int conn_close = 0, conn_ka = 0, upgrade = 0, expect = 0;
-    px_slice host = {NULL, 0}, inm = {NULL, 0}, ims = {NULL, 0}, rng = {NULL, 0}, ifr = {NULL, 0};
+    px__fields f;
+    px__fields_init(&f, r);
     p = rle + 2;
     for (;;) {
         if (*p == '\r') break;               /* pre-scan guarantees this is the end */
@@ -617,98 +746,90 @@ version_done:;
         h->name.p = n0; h->name.n = nlen;
         h->value.p = v0; h->value.n = (size_t)(v1 - v0);
         p += 2;
-
-        switch (nlen) {
-        case 4:
-            if (px__tok_ieq(n0, "host", 4)) {
-                if (host.p) return -400;
-                host = h->value;
-            }
-            break;
-        case 5:
-            if (px__tok_ieq(n0, "range", 5) && !rng.p) rng = h->value;
-            break;
-        case 6:
-            if (px__tok_ieq(n0, "expect", 6) && px__ci_eq(v0, h->value.n, "100-continue", 12))
-                expect = 1;
-            break;
-        case 8:
-            if (px__tok_ieq(n0, "if-range", 8) && !ifr.p) ifr = h->value;
-            break;
-        case 10:
-            if (px__tok_ieq(n0, "connection", 10)) {
-                const char *lp = v0, *b; size_t bn;
-                while (px__list_next(&lp, v1, &b, &bn)) {
-                    if (px__ci_eq(b, bn, "close", 5)) conn_close = 1;
-                    else if (px__ci_eq(b, bn, "keep-alive", 10)) conn_ka = 1;
-                    else if (px__ci_eq(b, bn, "upgrade", 7)) upgrade = 1;
-                }
-            }
-            break;
-        case 13:
-            if (px__tok_ieq(n0, "if-none-match", 13) && !inm.p) inm = h->value;
-            break;
-        case 14:
-            if (px__tok_ieq(n0, "content-length", 14)) {
-                int64_t v = px__parse_cl(v0, v1);
-                if (v < 0 || (cl >= 0 && v != cl)) return -400;
-                cl = v;
-            }
-            break;
-        case 17:
-            if (px__tok_ieq(n0, "transfer-encoding", 17)) {
-                const char *lp = v0, *b; size_t bn;
-                te_seen = 1;
-                int any = 0;
-                while (px__list_next(&lp, v1, &b, &bn)) {
-                    any = 1;
-                    if (px__ci_eq(b, bn, "chunked", 7)) {
-                        if (te_chunked) return -400;   /* chunked applied twice */
-                        te_chunked = te_last_chunked = 1;
-                    } else {
-                        size_t k = 0;
-                        while (k < bn && px__tchar[(unsigned char)b[k]]) k++;
-                        if (k == 0) return -400;
-                        te_last_chunked = 0;
-                        te_other = 1;
-                    }
-                }
-                if (!any) return -400;
-            } else if (px__tok_ieq(n0, "if-modified-since", 17) && !ims.p) {
-                ims = h->value;
-            }
-            break;
-        default:
-            break;
-        }
+        if ((k = px__field(r, &f, n0, nlen, v0, v1)) < 0) return k;
     }
     if (p + 2 != e) return -400;   /* unreachable given the pre-scan; defensive */
-
     r->num_headers = nh;
-    r->chunked = 0;
-    if (te_seen) {
-        if (cl >= 0 || minor == 0 || !te_last_chunked) return -400;
-        if (te_other) return -501;
-        r->chunked = 1;
-    }
-    if (minor == 1 && !host.p && lim->require_host) return -400;
-    if (host.p && !px_host_valid(host.p, host.n)) return -400;
-    if (auth0) {
-        /* RFC 9112 3.2.2: the target's authority replaces the Host header */
-        const char *at = auth1;
-        while (at > auth0 && at[-1] != '@') at--;
-        if (at > auth0) return -400;                      /* userinfo: not in http(s) URIs */
-        if (auth1 == auth0 || *auth0 == ':') return -400; /* empty host (RFC 9110 4.2.1) */
-        if (!px_host_valid(auth0, (size_t)(auth1 - auth0))) return -400;
-        host.p = auth0; host.n = (size_t)(auth1 - auth0);
-    }
-    r->content_length = cl;
-    r->keep_alive = (unsigned char)(conn_close ? 0 : (minor == 1 ? 1 : conn_ka));
-    r->upgrade = (unsigned char)upgrade;
-    r->expect_continue = (unsigned char)(minor == 1 && expect);
-    r->host = host; r->if_none_match = inm; r->if_modified_since = ims;
-    r->range = rng; r->if_range = ifr;
+    if ((k = px__fields_done(r, &f, minor, lim, auth0, auth1)) < 0) return k;
     return (int)end;
+}
+
+/* One pass over a complete, ordinary head (the request line first in buf, an
+ * origin-form target, HTTP/1.0 or 1.1, within the limits): its length. Anything
+ * else -- an incomplete head, leading empty lines, another target form, any error
+ * -- returns 0 and is judged by the pre-scan path, so both paths give one result
+ * for every input (fuzz_http.c compares them). Every byte of a head it accepts is
+ * checked here as the pre-scan would: each line ends in CRLF, and no LF or CR
+ * appears elsewhere (the method, target, name and value classes exclude both). */
+static inline int px__parse_fast(const char *buf, size_t len, px_request *r, const px_limits *lim)
+{
+    const int lvl = px_simd_level();
+    const char *p = buf, *end = buf + len;
+    size_t mlen;
+    int mid, minor;
+    if (len < 16) return 0;
+    if (memcmp(p, "GET ", 4) == 0) {
+        p += 3;
+        mlen = 3;
+        mid = PX_METHOD_GET;
+    } else {
+        while (p < end && px__tchar[(unsigned char)*p]) p++;
+        if (p == end || p == buf || *p != ' ') return 0;
+        mlen = (size_t)(p - buf);
+        mid = px__method_id(buf, mlen);
+    }
+    r->method.p = buf; r->method.n = mlen;
+    r->method_id = mid;
+    const char *t0 = ++p, *qmark;
+    if (p == end || *p != '/') return 0;             /* origin-form only */
+    p = px__scan_target(p, end, lvl, &qmark);
+    if (end - p < 13 || *p != ' ') return 0;        /* " HTTP/1.x\r\n\r\n" */
+    r->target.p = t0; r->target.n = (size_t)(p - t0);
+    r->query.p = NULL; r->query.n = 0;
+    px__set_path(r, qmark, t0, p, end, lvl);
+    p++;
+    if (memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '1' && p[7] != '0') || p[8] != '\r' ||
+        p[9] != '\n')
+        return 0;
+    minor = p[7] - '0';
+    r->minor_version = minor;
+    const size_t rl_end = (size_t)(p + 8 - buf);
+    if (rl_end > lim->max_request_line) return 0;
+    p += 10;
+
+    size_t maxh = lim->max_headers < PX_MAX_HEADERS ? lim->max_headers : PX_MAX_HEADERS;
+    size_t nh = 0;
+    px__fields f;
+    px__fields_init(&f, r);
+    for (;;) {
+        if (end - p < 2) return 0;
+        if (*p == '\r') {
+            if (p[1] != '\n') return 0;
+            p += 2;
+            break;
+        }
+        if (nh >= maxh) return 0;
+        const char *n0 = p;
+        while (p < end && px__tchar[(unsigned char)*p]) p++;
+        if (p == end || p == n0 || *p != ':') return 0;
+        size_t nlen = (size_t)(p - n0);
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t')) p++;
+        const char *v0 = p;
+        p = px__scan_value(p, end, lvl);
+        if (end - p < 2 || p[0] != '\r' || p[1] != '\n') return 0;
+        const char *v1 = p;
+        while (v1 > v0 && (v1[-1] == ' ' || v1[-1] == '\t')) v1--;
+        px_header *h = &r->headers[nh++];
+        h->name.p = n0; h->name.n = nlen;
+        h->value.p = v0; h->value.n = (size_t)(v1 - v0);
+        p += 2;
+        if (px__field(r, &f, n0, nlen, v0, v1) < 0) return 0;
+    }
+    if ((size_t)(p - buf) - (rl_end + 2) > lim->max_header_bytes) return 0;
+    r->num_headers = nh;
+    if (px__fields_done(r, &f, minor, lim, NULL, NULL) < 0) return 0;
+    return (int)(p - buf);
 }
 
 /* ---- incremental driver ------------------------------------------------- */
@@ -751,10 +872,10 @@ static inline int px__parse_ret(px_request *r, int rc)
     return rc;
 }
 
-static inline int px_parse_request(const char *buf, size_t len, px_request *r, const px_limits *lim)
+/* The incremental path: a pre-scan finds the head's end (only bytes after the previous
+ * call's position), then px__parse_head parses it. */
+static inline int px__parse_scan(const char *buf, size_t len, px_request *r, const px_limits *lim)
 {
-    static const px_limits dflt = PX_LIMITS_DEFAULT;
-    if (!lim) lim = &dflt;
     const size_t max_rl = lim->max_request_line < SIZE_MAX / 4 ? lim->max_request_line : SIZE_MAX / 4;
     const size_t max_hdr = lim->max_header_bytes;
     size_t maxh = lim->max_headers < PX_MAX_HEADERS ? lim->max_headers : PX_MAX_HEADERS;
@@ -807,6 +928,17 @@ static inline int px_parse_request(const char *buf, size_t len, px_request *r, c
     return 0;
 head:
     return px__parse_ret(r, px__parse_head(buf, start, rl_end, he, r, lim));
+}
+
+static inline int px_parse_request(const char *buf, size_t len, px_request *r, const px_limits *lim)
+{
+    static const px_limits dflt = PX_LIMITS_DEFAULT;
+    if (!lim) lim = &dflt;
+    if (r->_pos == 0 && len <= (size_t)INT32_MAX) {   /* nothing scanned yet: one pass */
+        int k = px__parse_fast(buf, len, r, lim);
+        if (k > 0) return k;
+    }
+    return px__parse_scan(buf, len, r, lim);
 }
 
 static inline const px_slice *px_header_get(const px_request *r, const char *name, size_t n)
