@@ -18,17 +18,20 @@ import sys
 import tempfile
 import time
 
-REQ = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
+def request(port):
+    """The request wrk sends in bench/run.sh's plaintext loads (wrk.format)."""
+    return b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port
 
 
 def drive(port, n, k):
+    req = request(port)
     s = socket.create_connection(("127.0.0.1", port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     done = 0
     buf = b""
     while done < n:
         batch = min(k, n - done)
-        s.sendall(REQ * batch)
+        s.sendall(req * batch)
         got = 0
         while got < batch:
             chunk = s.recv(1 << 16)

@@ -128,6 +128,9 @@ static void test_parse_one_pass(void)
         "GET /%2e%2e/x HTTP/1.1\r\nConnection: close\r\nIf-None-Match: \"e\"\r\nRange: bytes=0-1\r\n"
         "If-Range: \"e\"\r\nIf-Modified-Since: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n",
         "BREW /pot HTTP/1.1\r\nX-Empty:\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: \t spaced \t\r\nhost2: y\r\n\r\n",   /* "Host: " shortcut */
+        "GET / HTTP/1.1\r\nHost: \r\n\r\n",
+        "GET / HTTP/1.1\r\nhost: x\r\nHosts: y\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof fast / sizeof *fast; i++) {
         size_t n = strlen(fast[i]);
@@ -156,6 +159,9 @@ static void test_parse_one_pass(void)
         "GET / HTTP/1.1\r\n Host: x\r\n\r\n",               /* obs-fold */
         "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        "GET / HTTP/1.1\r\nhost: x\r\nHost: y\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nHOST: y\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
         "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",   /* 501 */
@@ -208,6 +214,55 @@ static void test_parse_one_pass(void)
             for (size_t k = 0; k <= n; k++) CHECK(paths_same(two, k, NULL, __LINE__));
         }
         px_simd_set_level(99);
+    }
+}
+
+/* px__host_valid_lim equals px_host_valid: every string of up to 4 bytes over an
+ * alphabet of the classes' edges, and random ones up to 20 bytes, at every level, with
+ * tight and loose read bounds. */
+static void test_host_valid_levels(void)
+{
+    static const char alpha[] = "a1:%[].-@~_!=/Z\x80\x00 9`{";
+    const size_t na = sizeof alpha - 1;
+    char buf[64];
+    int max = px_simd_set_level(99), bad = 0;
+    unsigned seed = 12345;
+    for (int lvl = 0; lvl <= max; lvl++) {
+        for (size_t len = 0; len <= 4; len++) {
+            size_t total = 1;
+            for (size_t k = 0; k < len; k++) total *= na;
+            for (size_t code = 0; code < total; code++) {
+                size_t c = code;
+                memset(buf, 'a', sizeof buf);
+                for (size_t k = 0; k < len; k++) { buf[k] = alpha[c % na]; c /= na; }
+                int want = px_host_valid(buf, len);
+                if (px__host_valid_lim(buf, len, buf + sizeof buf, lvl) != want) bad++;
+                if (px__host_valid_lim(buf, len, buf + len, lvl) != want) bad++;
+            }
+        }
+        for (int it = 0; it < 200000; it++) {
+            size_t len = (seed = seed * 1103515245u + 12345u) >> 16 & 31;
+            if (len > 20) len -= 11;
+            for (size_t k = 0; k < len; k++) {
+                seed = seed * 1103515245u + 12345u;
+                buf[k] = (seed >> 24) % 4 ? "0123456789.:abcz-"[(seed >> 16) % 17] : alpha[(seed >> 16) % na];
+            }
+            int want = px_host_valid(buf, len);
+            if (px__host_valid_lim(buf, len, buf + sizeof buf, lvl) != want) bad++;
+        }
+    }
+    px_simd_set_level(99);
+    CHECK_INT(bad, 0);
+    CHECK_INT(px__host_valid_lim("127.0.0.1:8080\r\n\r\n", 14, NULL, 0), 1);
+    {
+        static const char h[] = "127.0.0.1:8080\r\n\r\n..";
+        for (int lvl = 0; lvl <= max; lvl++) {
+            CHECK_INT(px__host_valid_lim(h, 14, h + sizeof h - 1, lvl), 1);
+            CHECK_INT(px__host_valid_lim(h, 15, h + sizeof h - 1, lvl), 0);
+            static const char sp[] = "ex ample.com:80\r\n\r\n", v6[] = "[::1]:80\r\n\r\n\r\n\r\n..";
+            CHECK_INT(px__host_valid_lim(sp, 15, sp + sizeof sp - 1, lvl), 0);
+            CHECK_INT(px__host_valid_lim(v6, 8, v6 + sizeof v6 - 1, lvl), 1);
+        }
     }
 }
 
@@ -1476,6 +1531,7 @@ int main(int argc, char **argv)
     test_parse_errors();
     test_parse_limits();
     test_parse_one_pass();
+    test_host_valid_levels();
     test_parse_incremental_pipeline();
     test_simd_parity();
     test_request_line_levels();

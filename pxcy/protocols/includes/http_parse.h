@@ -442,6 +442,40 @@ static inline int px_host_valid(const char *p, size_t n)
     return 1;
 }
 
+/* px_host_valid with bytes up to lim readable: 16-byte windows classify the reg-name /
+ * IPv4 characters and the port digits at once; an IP-literal, a '%' or anything
+ * unusual goes to px_host_valid, which it must equal (tests/c/test_http.c). */
+static inline int px__host_valid_lim(const char *p, size_t n, const char *lim, int lvl)
+{
+#if PX__X86_SIMD
+    if (lvl >= 1 && lim - p >= 16 && n <= 16) {
+        const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+#define PX__IN(x, a, w) _mm_cmpeq_epi8(_mm_min_epu8(_mm_sub_epi8((x), _mm_set1_epi8((char)(a))), \
+                                                    _mm_set1_epi8((char)(w))),                 \
+                                       _mm_sub_epi8((x), _mm_set1_epi8((char)(a))))
+#define PX__EQ(x, c) _mm_cmpeq_epi8((x), _mm_set1_epi8((char)(c)))
+        const __m128i dig = PX__IN(v, '0', 9);
+        __m128i hc = _mm_or_si128(PX__IN(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 25), dig);
+        hc = _mm_or_si128(hc, PX__IN(v, '&', 8));                      /* &'()*+,-. */
+        hc = _mm_or_si128(hc, _mm_or_si128(PX__EQ(v, '!'), PX__EQ(v, '$')));
+        hc = _mm_or_si128(hc, _mm_or_si128(PX__EQ(v, ';'), PX__EQ(v, '=')));
+        hc = _mm_or_si128(hc, _mm_or_si128(PX__EQ(v, '_'), PX__EQ(v, '~')));
+#undef PX__IN
+#undef PX__EQ
+        const unsigned valid = n == 16 ? 0xFFFFu : (1u << n) - 1u;
+        const unsigned bad = ~(unsigned)_mm_movemask_epi8(hc) & valid;
+        if (!bad) return 1;                                /* reg-name or IPv4, no port */
+        const unsigned i = (unsigned)__builtin_ctz(bad);
+        if (p[i] != ':') return px_host_valid(p, n);      /* '[', '%' or invalid */
+        const unsigned port = valid & ~((2u << i) - 1u);  /* after the ':': digits only */
+        return ((unsigned)_mm_movemask_epi8(dig) & port) == port;
+    }
+#else
+    (void)lim; (void)lvl;
+#endif
+    return px_host_valid(p, n);
+}
+
 /* ---- full parse of a complete head ------------------------------------- */
 
 /* Content-Length value: 1#(1*DIGIT) all equal.  Returns value or -1. */
@@ -618,9 +652,11 @@ static inline int px__field(px_request *r, px__fields *f, const char *n0, size_t
 }
 
 /* After the last field: framing, Host, connection flags. [auth0, auth1): an
- * absolute-form target's authority (auth0 NULL: none). 0 or -(status). */
+ * absolute-form target's authority (auth0 NULL: none); bytes below `readable` may be
+ * read. 0 or -(status). */
 static inline int px__fields_done(px_request *r, const px__fields *f, int minor,
-                                  const px_limits *lim, const char *auth0, const char *auth1)
+                                  const px_limits *lim, const char *auth0, const char *auth1,
+                                  const char *readable, int lvl)
 {
     r->chunked = 0;
     if (f->te_seen) {
@@ -629,7 +665,7 @@ static inline int px__fields_done(px_request *r, const px__fields *f, int minor,
         r->chunked = 1;
     }
     if (minor == 1 && !r->host.p && lim->require_host) return -400;
-    if (r->host.p && !px_host_valid(r->host.p, r->host.n)) return -400;
+    if (r->host.p && !px__host_valid_lim(r->host.p, r->host.n, readable, lvl)) return -400;
     if (auth0) {
         /* RFC 9112 3.2.2: the target's authority replaces the Host header */
         const char *at = auth1;
@@ -750,7 +786,7 @@ version_done:;
     }
     if (p + 2 != e) return -400;   /* unreachable given the pre-scan; defensive */
     r->num_headers = nh;
-    if ((k = px__fields_done(r, &f, minor, lim, auth0, auth1)) < 0) return k;
+    if ((k = px__fields_done(r, &f, minor, lim, auth0, auth1, e, lvl)) < 0) return k;
     return (int)end;
 }
 
@@ -810,10 +846,17 @@ static inline int px__parse_fast(const char *buf, size_t len, px_request *r, con
         }
         if (nh >= maxh) return 0;
         const char *n0 = p;
-        while (p < end && px__tchar[(unsigned char)*p]) p++;
-        if (p == end || p == n0 || *p != ':') return 0;
-        size_t nlen = (size_t)(p - n0);
-        p++;
+        size_t nlen;
+        int host = end - p >= 6 && memcmp(p, "Host: ", 6) == 0;   /* in every request */
+        if (host) {
+            p += 6;
+            nlen = 4;
+        } else {
+            while (p < end && px__tchar[(unsigned char)*p]) p++;
+            if (p == end || p == n0 || *p != ':') return 0;
+            nlen = (size_t)(p - n0);
+            p++;
+        }
         while (p < end && (*p == ' ' || *p == '\t')) p++;
         const char *v0 = p;
         p = px__scan_value(p, end, lvl);
@@ -824,11 +867,16 @@ static inline int px__parse_fast(const char *buf, size_t len, px_request *r, con
         h->name.p = n0; h->name.n = nlen;
         h->value.p = v0; h->value.n = (size_t)(v1 - v0);
         p += 2;
-        if (px__field(r, &f, n0, nlen, v0, v1) < 0) return 0;
+        if (host) {                                  /* px__field's case 4, inline */
+            if (r->host.p) return 0;
+            r->host = h->value;
+        } else if (px__field(r, &f, n0, nlen, v0, v1) < 0) {
+            return 0;
+        }
     }
     if ((size_t)(p - buf) - (rl_end + 2) > lim->max_header_bytes) return 0;
     r->num_headers = nh;
-    if (px__fields_done(r, &f, minor, lim, NULL, NULL) < 0) return 0;
+    if (px__fields_done(r, &f, minor, lim, NULL, NULL, end, lvl) < 0) return 0;
     return (int)(p - buf);
 }
 
