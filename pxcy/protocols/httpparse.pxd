@@ -58,6 +58,7 @@ cdef extern from "pxcy/protocols/includes/http_util.h" nogil:
     enum: PX_HTTP_DATE_LEN, PX_INT_MAXLEN
     ptrdiff_t px_percent_decode(char* dst, size_t cap, const char* src, size_t n, int plus_space)
     ptrdiff_t px_path_normalize(char* dst, size_t cap, const char* src, size_t n)
+    bint px_mem_eq(const char* a, const char* b, size_t n)
     ptrdiff_t px_path_clean(char* dst, size_t cap, const char* src, size_t n)
     int px_path_is_clean(const char* p, size_t n)
     int px_path_has_dotfile(const char* p, size_t n)

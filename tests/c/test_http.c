@@ -1002,6 +1002,20 @@ static void check_norm(int line, const char *in, const char *expect)
 
 static void test_util(void)
 {
+    {   /* px_mem_eq == (memcmp == 0): every length to 40, a difference at every position */
+        char a[48], b[48];
+        int bad = 0;
+        for (size_t n = 0; n <= 40; n++) {
+            for (size_t i = 0; i < n; i++) a[i] = b[i] = (char)('a' + i % 26);
+            if (!px_mem_eq(a, b, n)) bad++;
+            for (size_t k = 0; k < n; k++) {
+                b[k] ^= 0x20;
+                if (px_mem_eq(a, b, n)) bad++;
+                b[k] ^= 0x20;
+            }
+        }
+        CHECK_INT(bad, 0);
+    }
     /* path normalization */
     NORM("/", "/");
     NORM("/a/b", "/a/b");

@@ -17,12 +17,16 @@ cdef extern from "<sys/stat.h>" nogil:
 cdef enum:
     SCRATCH_MAGIC = 0x7078687474703131   # "pxhttp11"
     HEAD_MAX = 320                       # status line + fixed headers, without extras
+    HEAD200_LEN = 68                     # Scratch.head200: 37 + PX_HTTP_DATE_LEN + 2
 
 cdef px_limits LIMITS
 LIMITS.max_request_line = 8192
 LIMITS.max_header_bytes = 16384
 LIMITS.max_headers = 64
 LIMITS.require_host = 1          # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400
+
+
+assert 37 + PX_HTTP_DATE_LEN + 2 == HEAD200_LEN
 
 
 cdef inline size_t round16(size_t n) noexcept nogil:
@@ -57,6 +61,10 @@ cdef inline Scratch* get_scratch(Transport t) noexcept nogil:
         wall = <int64_t>time(NULL)
         px_http_date_format(s.date, wall)
         px_log_clf_time(s.logdate, wall)
+        # a 200's first lines in one piece (Response._head copies them at once)
+        memcpy(s.head200, b"HTTP/1.1 200 OK\r\nServer: pxcy\r\nDate: ", 37)
+        memcpy(s.head200 + 37, s.date, PX_HTTP_DATE_LEN)
+        memcpy(s.head200 + 37 + PX_HTTP_DATE_LEN, b"\r\n", 2)
         s.date_at = now if now else 1
     return s
 
@@ -95,6 +103,7 @@ cdef inline PyObject* bind_response(Scratch* s, Transport t, HttpConfig* cfg, Py
     (<Response>res).extra_n = 0
     (<Response>res).extra_cap = 0
     (<Response>res).date = s.date
+    (<Response>res).head200 = s.head200
     (<Response>res).done = False
     (<Response>res).close = False
     (<Response>res).status = 0

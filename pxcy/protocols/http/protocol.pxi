@@ -363,10 +363,16 @@ cdef class HttpProtocol(Protocol):
             self.head_pending = False
             if k < 0:
                 return self._fail(t, s, -k, NULL, p, end - p)
-            used = self._head_done(t, s, p, p + k, end)
-            if used < 0:
-                return 0 if used == -2 else -1
-            p += k + used
+            if r.chunked or r.content_length > 0:
+                used = self._head_done(t, s, p, p + k, end)
+                if used < 0:
+                    return 0 if used == -2 else -1
+                p += k + used
+            else:                        # no body (the common case): answer it now
+                used = self._answer(t, s, r, EMPTY_SLICE, False)
+                if used != 0:
+                    return -1 if used < 0 else 0
+                p += k
             if t.pending() > PIPELINE_OUTPUT_MAX:
                 break                    # a huge pipelined batch: let it drain first
                 # (the runtime re-delivers the pushed-back rest once output drained: issue 11)
@@ -383,8 +389,9 @@ cdef class HttpProtocol(Protocol):
     @cython.final
     cdef int _head_done(self, Transport t, Scratch* s, const char* p, const char* q,
                         const char* end) noexcept nogil:
-        """The head [p, q) is parsed into s.r: set up its body, answer what is
-        complete. Returns the body bytes consumed after q, -1 (drop) or -2 (closing)."""
+        """The head [p, q) is parsed into s.r and has a body (data_received answers a
+        head without one): set up the body, answer what is complete. Returns the body
+        bytes consumed after q, -1 (drop) or -2 (closing)."""
         cdef px_request* r = &s.r
         cdef PyObject* req
         cdef Route* rt
@@ -395,9 +402,6 @@ cdef class HttpProtocol(Protocol):
         cdef pxcy_bytes none
         cdef SlowState* w
         cdef int k
-        if not (r.chunked or r.content_length > 0):
-            k = self._answer(t, s, r, EMPTY_SLICE, False)
-            return -1 if k < 0 else (-2 if k > 0 else 0)
         req = bind_request(s, t, r)
         if (<Request>req).normalized() == 0:
             rt = route_find(self.cfg, (<Request>req).path.p, (<Request>req).path.n, r.method_id, &allow)

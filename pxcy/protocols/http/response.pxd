@@ -13,6 +13,7 @@ cdef class Response:
     cdef bint close             # send Connection: close and close after it
     cdef bint done              # a response (or a stream's head) was queued
     cdef char* date             # per-worker Date value (29 bytes)
+    cdef const char* head200    # per-worker status line, Server and Date of a 200
     cdef int status             # what was sent (access log)
     cdef uint64_t body_bytes    # body bytes sent or queued (access log)
     # streaming response state

@@ -36,13 +36,13 @@ cdef class Response:
         status = valid_status(status)
         self.status = status
         if status == 200:                   # the common case: one fixed-size copy
-            p = put(p, "HTTP/1.1 200 OK\r\nServer: pxcy\r\nDate: ", 37)
+            p = put(p, self.head200, HEAD200_LEN)
         else:
             p = put(p, "HTTP/1.1 ", 9)
             p += status_line(p, status)
             p = put(p, "\r\nServer: pxcy\r\nDate: ", 22)
-        p = put(p, self.date, PX_HTTP_DATE_LEN)
-        p = put(p, "\r\n", 2)
+            p = put(p, self.date, PX_HTTP_DATE_LEN)
+            p = put(p, "\r\n", 2)
         if ctype != NULL:
             p = put(p, "Content-Type: ", 14)
             p = put(p, ctype, ctn)

@@ -32,6 +32,7 @@ cdef struct Scratch:            # per-worker state (Transport.scratch)
     px_request r                # the head being parsed (scan state lives per connection)
     px_request resumed          # the empty head a resumed streaming handler sees
     char date[32]
+    char head200[72]            # "HTTP/1.1 200 OK", Server and Date lines (HEAD200_LEN)
     char logdate[32]            # "[01/Dec/2026:21:30:00 +0000]"
     uint64_t date_at            # worker clock (ms) of the last Date refresh
     uint32_t boundary_seq

@@ -34,8 +34,8 @@ cdef uint32_t methods_mask(methods) except? 0:
 
 cdef inline bint route_path_match(Route* rt, const char* p, size_t n) noexcept nogil:
     if rt.prefix:
-        return n >= rt.n and memcmp(p, rt.path, rt.n) == 0
-    return n == rt.n and memcmp(p, rt.path, rt.n) == 0
+        return n >= rt.n and px_mem_eq(p, rt.path, rt.n)
+    return n == rt.n and px_mem_eq(p, rt.path, rt.n)
 
 
 cdef inline Route* route_find(HttpConfig* cfg, const char* p, size_t n, int method_id,

@@ -129,6 +129,31 @@ static inline ptrdiff_t px_path_normalize(char *dst, size_t cap, const char *src
     return px_path_clean(dst, cap, dst, (size_t)dl);
 }
 
+/* a[0..n) == b[0..n), for the short strings of route paths: word compares (the
+ * last one overlapping) instead of a call to memcmp. */
+static inline int px_mem_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    uint32_t u, v;
+    if (n >= 8) {
+        for (; n > 8; n -= 8, a += 8, b += 8) {
+            memcpy(&x, a, 8); memcpy(&y, b, 8);
+            if (x != y) return 0;
+        }
+        memcpy(&x, a + n - 8, 8); memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        memcpy(&u, a, 4); memcpy(&v, b, 4);
+        if (u != v) return 0;
+        memcpy(&u, a + n - 4, 4); memcpy(&v, b + n - 4, 4);
+        return u == v;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 /* 1 when a raw path needs no decoding or cleaning: no '%', no "//", no "/." */
 static inline int px_path_is_clean(const char *p, size_t n)
 {
