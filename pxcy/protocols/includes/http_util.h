@@ -238,8 +238,10 @@ static inline size_t px_write_u64(char *dst, uint64_t v)
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
-    char tmp[PX_INT_MAXLEN];
-    char *p = tmp + sizeof tmp;
+    /* the length first, then the digits straight into dst, back to front (no copy) */
+    size_t len = 1;
+    for (uint64_t t = v; t >= 10; t /= 10) len++;
+    char *p = dst + len;
     while (v >= 100) {
         unsigned k = (unsigned)(v % 100) * 2;
         v /= 100;
@@ -252,8 +254,6 @@ static inline size_t px_write_u64(char *dst, uint64_t v)
     } else {
         *--p = (char)('0' + v);
     }
-    size_t len = (size_t)(tmp + sizeof tmp - p);
-    memcpy(dst, p, len);
     return len;
 }
 
