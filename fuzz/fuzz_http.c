@@ -27,7 +27,7 @@ static int fz_req_eq(const px_request *a, const px_request *b)
         a->minor_version != b->minor_version || !fz_slice_eq(a->target, b->target) ||
         !fz_slice_eq(a->path, b->path) || !fz_slice_eq(a->query, b->query) ||
         a->num_headers != b->num_headers || a->content_length != b->content_length ||
-        a->chunked != b->chunked || a->keep_alive != b->keep_alive ||
+        a->chunked != b->chunked || a->keep_alive != b->keep_alive || a->path_clean != b->path_clean ||
         a->expect_continue != b->expect_continue || a->upgrade != b->upgrade ||
         !fz_slice_eq(a->host, b->host) || !fz_slice_eq(a->if_none_match, b->if_none_match) ||
         !fz_slice_eq(a->if_modified_since, b->if_modified_since) ||

@@ -204,6 +204,39 @@ static void test_parse_one_pass(void)
         lim.max_headers = 2;
         CHECK_INT(parse_lim(h, &lim), -431);
     }
+    /* targets: every string of up to 6 bytes over "/.%?a" after a '/', and longer ones
+     * around the 32-byte window, at every level: same target, path, query, path_clean */
+    {
+        static const char al[] = "/.%?a";
+        char head[160], t[48];
+        int max = px_simd_set_level(99), bad = 0;
+        for (int lvl = 0; lvl <= max; lvl++) {
+            px_simd_set_level(lvl);
+            for (size_t len = 0; len <= 6; len++) {
+                size_t total = 1;
+                for (size_t k = 0; k < len; k++) total *= 5;
+                for (size_t code = 0; code < total; code++) {
+                    size_t c = code;
+                    t[0] = '/';
+                    for (size_t k = 0; k < len; k++) { t[1 + k] = al[c % 5]; c /= 5; }
+                    int n = snprintf(head, sizeof head, "GET %.*s HTTP/1.1\r\nHost: h\r\n\r\n", (int)len + 1, t);
+                    if (!paths_same(head, (size_t)n, NULL, __LINE__)) bad++;
+                }
+            }
+            for (size_t len = 20; len <= 44; len++) {
+                for (size_t pos = 1; pos < len; pos += 3) {
+                    memset(t, 'a', len);
+                    t[0] = '/';
+                    t[pos] = (char)"/.%?"[pos % 4];
+                    if (pos + 1 < len) t[pos + 1] = (char)"./a."[pos % 4];
+                    int n = snprintf(head, sizeof head, "GET %.*s HTTP/1.1\r\nHost: h\r\n\r\n", (int)len, t);
+                    if (!paths_same(head, (size_t)n, NULL, __LINE__)) bad++;
+                }
+            }
+        }
+        px_simd_set_level(99);
+        CHECK_INT(bad, 0);
+    }
     /* every prefix of a pipelined pair, at every SIMD level */
     {
         const char *two = "GET /x?y HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\nHEAD / HTTP/1.0\r\n\r\n";

@@ -790,6 +790,34 @@ version_done:;
     return (int)end;
 }
 
+#if PX__X86_SIMD
+/* An origin-form target (p[0] == '/') that ends inside one 32-byte window, p[0..32)
+ * readable: the target scan, the first '?' and px__path_clean's verdict from the same
+ * vector compares. Returns the byte that ends the target, or NULL when the window
+ * holds none (a longer target: the caller scans it the general way). */
+__attribute__((target("avx2")))
+static inline const char *px__target_window_avx2(const char *p, const char **q, int *clean)
+{
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    const __m256i x = _mm256_sub_epi8(v, _mm256_set1_epi8(0x21));
+    const unsigned bad =
+        ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(x, _mm256_set1_epi8(0x5D)), x)) |
+        (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('#')));
+    if (!bad) return NULL;
+    const unsigned stop = (unsigned)__builtin_ctz(bad);            /* >= 1: p[0] is '/' */
+    const unsigned mq = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('?'))) &
+                        ((1u << stop) - 1u);
+    const unsigned pend = mq ? (unsigned)__builtin_ctz(mq) : stop;  /* path: [0, pend) */
+    const unsigned in = (1u << pend) - 1u;
+    const unsigned ms = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('/'))) & in;
+    const unsigned md = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('.'))) & in;
+    const unsigned mp = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('%'))) & in;
+    *clean = !(mp | (ms & ((ms | md) >> 1)));     /* no '%', "//" or "/." (px__path_clean) */
+    *q = mq ? p + pend : NULL;
+    return p + stop;
+}
+#endif
+
 /* One pass over a complete, ordinary head (the request line first in buf, an
  * origin-form target, HTTP/1.0 or 1.1, within the limits): its length. Anything
  * else -- an incomplete head, leading empty lines, another target form, any error
@@ -818,11 +846,25 @@ static inline int px__parse_fast(const char *buf, size_t len, px_request *r, con
     r->method_id = mid;
     const char *t0 = ++p, *qmark;
     if (p == end || *p != '/') return 0;             /* origin-form only */
-    p = px__scan_target(p, end, lvl, &qmark);
-    if (end - p < 13 || *p != ' ') return 0;        /* " HTTP/1.x\r\n\r\n" */
-    r->target.p = t0; r->target.n = (size_t)(p - t0);
-    r->query.p = NULL; r->query.n = 0;
-    px__set_path(r, qmark, t0, p, end, lvl);
+#if PX__X86_SIMD
+    int clean;
+    if (lvl >= 2 && end - p >= 32 && (p = px__target_window_avx2(t0, &qmark, &clean)) != NULL) {
+        if (end - p < 13 || *p != ' ') return 0;    /* " HTTP/1.x\r\n\r\n" */
+        r->target.p = t0; r->target.n = (size_t)(p - t0);
+        const char *pe = qmark ? qmark : p;
+        r->path.p = t0; r->path.n = (size_t)(pe - t0);
+        if (qmark) { r->query.p = qmark + 1; r->query.n = (size_t)(p - qmark - 1); }
+        else { r->query.p = NULL; r->query.n = 0; }
+        r->path_clean = (unsigned char)clean;
+    } else
+#endif
+    {
+        p = px__scan_target(t0, end, lvl, &qmark);
+        if (end - p < 13 || *p != ' ') return 0;    /* " HTTP/1.x\r\n\r\n" */
+        r->target.p = t0; r->target.n = (size_t)(p - t0);
+        r->query.p = NULL; r->query.n = 0;
+        px__set_path(r, qmark, t0, p, end, lvl);
+    }
     p++;
     if (memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '1' && p[7] != '0') || p[8] != '\r' ||
         p[9] != '\n')
