@@ -341,6 +341,9 @@ cdef class HttpProtocol(Protocol):
             return -1
         if self.phase == PH_STREAM or self.phase == PH_PY:
             return t.pushback(n)         # answered in order, once the stream has ended
+        # while the server drains, every response says Connection: close: the flag is
+        # read once per read (a load of a flag written once: no syscall, no lock)
+        s.draining = t.draining()
         if self.phase == PH_BODY:
             used = self._body_more(t, s, <SlowState*>self.slow_mem.data, p, end)
             if used < 0:
@@ -538,10 +541,9 @@ cdef class HttpProtocol(Protocol):
         cdef int k
         (<Request>req).body = body
         (<Request>req).body_more = more
-        # an answer given before the body ended closes the connection
-        # while the server drains, every response says Connection: close (one load of
-        # a flag written once: no syscall, no lock)
-        (<Response>res).close = more or not r.keep_alive or t.draining()
+        # an answer given before the body ended closes the connection, and so does
+        # every answer while the server drains (s.draining: read by data_received)
+        (<Response>res).close = more or not r.keep_alive or s.draining
         if not more:
             self.phase = PH_HEAD
             if self.partial:             # the request is complete: its deadline is over
@@ -608,7 +610,8 @@ cdef class HttpProtocol(Protocol):
                 w.stream_bytes = (<Response>res).body_bytes
                 return 0
         k = self._finish(t, s, <Request>req, <Response>res)
-        self._slow_release(t)            # the request's head and body copies (req is done)
+        if self.slow_mem.data != NULL:
+            self._slow_release(t)        # the request's head and body copies (req is done)
         return k
 
     @cython.final

@@ -36,3 +36,4 @@ cdef struct Scratch:            # per-worker state (Transport.scratch)
     char logdate[32]            # "[01/Dec/2026:21:30:00 +0000]"
     uint64_t date_at            # worker clock (ms) of the last Date refresh
     uint32_t boundary_seq
+    bint draining               # the server drains (read once per data_received)

@@ -340,6 +340,23 @@ static inline const char *px__scan_value(const char *p, const char *end, int lvl
     return px__scan_value_scalar(p, end);
 }
 
+/* px__scan_value for a short value: one SSE2 window inline (baseline x86-64, so it
+ * inlines where the AVX2 scanner cannot), the general scan past it. */
+static inline const char *px__scan_value_short(const char *p, const char *end, int lvl)
+{
+#if PX__X86_SIMD
+    if (lvl >= 1 && end - p >= 16) {
+        const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+        ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x09)), ctl);
+        const unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F))));
+        if (m) return p + __builtin_ctz(m);
+        p += 16;
+    }
+#endif
+    return px__scan_value(p, end, lvl);
+}
+
 /* The first byte in [p,end) outside the target class, or end (*q: the first '?'
  * before it, or NULL). */
 static inline const char *px__scan_target(const char *p, const char *end, int lvl, const char **q)
@@ -901,7 +918,7 @@ static inline int px__parse_fast(const char *buf, size_t len, px_request *r, con
         }
         while (p < end && (*p == ' ' || *p == '\t')) p++;
         const char *v0 = p;
-        p = px__scan_value(p, end, lvl);
+        p = px__scan_value_short(p, end, lvl);
         if (end - p < 2 || p[0] != '\r' || p[1] != '\n') return 0;
         const char *v1 = p;
         while (v1 > v0 && (v1[-1] == ' ' || v1[-1] == '\t')) v1--;
