@@ -167,7 +167,7 @@ cdef int conn_flush(Worker* w, Conn* c) noexcept nogil:
             mh.msg_iov = iov
             mh.msg_iovlen = n
             # a header before a file body: ask the kernel to hold the segment
-            r = sendmsg(c.fd, &mh, MSG_NOSIGNAL | (MSG_MORE if it != NULL and it.fd >= 0 else 0))
+            r = pxcy_sys_sendmsg(c.fd, &mh, MSG_NOSIGNAL | (MSG_MORE if it != NULL and it.fd >= 0 else 0))
             if r < 0:
                 if errno == EAGAIN:
                     return 1

@@ -184,7 +184,7 @@ cdef void* worker_main(void* arg) noexcept nogil:
                 timeout = 0
             else:
                 timeout = <int>(due - w.now) if due - w.now < 0x7fffffff else 0x7fffffff
-        n = epoll_wait(w.epfd, events, MAX_EVENTS, timeout)
+        n = pxcy_sys_epoll_wait(w.epfd, events, MAX_EVENTS, timeout)
         w.now = clock_ms()
         for i in range(n if n > 0 else 0):
             p = events[i].data.ptr
