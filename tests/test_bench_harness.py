@@ -280,3 +280,21 @@ def test_python_routes_script_writes_its_table(tmp_path):
     bad = subprocess.run([sys.executable, str(BENCH / "python_routes.py"), "--seconds", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_cpu_split_measures_pxcy_and_the_reference():
+    """bench/cpu_split.py: one short round prints a row per server; bad arguments are
+    one line and exit 2 (a base commit that does not exist too, before anything starts)."""
+    if not shutil.which("wrk") or not shutil.which("taskset"):
+        pytest.skip("wrk or taskset missing (tools/setup.sh installs them)")
+    r = subprocess.run([sys.executable, str(BENCH / "cpu_split.py"), "--rounds", "1", "--seconds", "1",
+                        "--depth", "4"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = {l.split()[0]: l.split() for l in r.stdout.splitlines()[2:]}
+    assert set(rows) == {"pxcy", "epoll-ref"}, r.stdout
+    assert all(float(v[3]) > 0 for v in rows.values()) and rows["epoll-ref"][4] == "1.00"
+    for bad in (["--seconds", "0"], ["--rounds", "0"], ["--base", "no-such-commit-xyz"]):
+        b = subprocess.run([sys.executable, str(BENCH / "cpu_split.py"), *bad],
+                           capture_output=True, text=True, timeout=120)
+        assert b.returncode == 2 and "Traceback" not in b.stderr, (bad, b.stderr)
+        assert len(b.stderr.strip().splitlines()) == 1, b.stderr
