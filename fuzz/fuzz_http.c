@@ -76,6 +76,25 @@ static void fz_parser(const char *buf, size_t n, unsigned sel)
     FZ_ASSERT(rs == ra);
     if (ra > 0) {
         FZ_ASSERT(fz_req_eq(&a, &b));
+        /* the limits at this head's own edges (request line, header bytes, fields), one
+         * below, at and one above each: both paths still agree */
+        if (a.method.p && a.target.p) {
+            size_t rl_end = (size_t)(a.target.p + a.target.n + 9 - buf);
+            size_t rl = rl_end - (size_t)(a.method.p - buf), hb = (size_t)ra - (rl_end + 2);
+            static px_request c, d;
+            for (int k = 0; k < 3; k++)
+                for (int e = -1; e <= 1; e++) {
+                    px_limits l2 = lim;
+                    if (k == 0) l2.max_request_line = rl + (size_t)e;
+                    else if (k == 1) l2.max_header_bytes = hb + (size_t)e;
+                    else l2.max_headers = a.num_headers + (size_t)e;
+                    px_request_reset(&c);
+                    px_request_reset(&d);
+                    int r1 = px_parse_request(buf, n, &c, &l2), r2 = px__parse_scan(buf, n, &d, &l2);
+                    FZ_ASSERT(r1 == r2);
+                    if (r1 > 0) FZ_ASSERT(fz_req_eq(&c, &d));
+                }
+        }
         const px_slice *h = a.num_headers ? px_header_get(&a, a.headers[0].name.p, a.headers[0].name.n) : NULL;
         FZ_ASSERT(!a.num_headers || h);
         FZ_ASSERT(a.path.n > 0 || a.method.n == 7);

@@ -6,8 +6,10 @@
  * the sequential path, callgrind). pxcy never cancels a worker thread, so the plain
  * entry does the same work: the same return value, errno on failure. epoll_wait is
  * epoll_pwait with no signal mask (the only form every Linux architecture has).
- * Under ASan or TSan the libc calls stay: the sanitizers see them (buffer checks, fd
- * synchronisation) through their interceptors, not through syscall(2). */
+ * Under ASan, TSan or MSan (gcc's __SANITIZE_* macros, clang's __has_feature), and
+ * where the headers lack one of the three numbers, the libc calls stay: the
+ * sanitizers see them (buffer checks, fd synchronisation) through their
+ * interceptors, not through syscall(2). */
 #ifndef PXCY_SYSCALLS_H
 #define PXCY_SYSCALLS_H
 #include <stddef.h>
@@ -18,11 +20,24 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define PXCY_SYS_LIBC 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || !defined(SYS_read) || \
+    !defined(SYS_sendmsg) || !defined(SYS_epoll_pwait)
+#define PXCY_SYS_LIBC 1
+#endif
+
+#ifdef PXCY_SYS_LIBC
 #define pxcy_sys_read read
 #define pxcy_sys_sendmsg sendmsg
 #define pxcy_sys_epoll_wait epoll_wait
 #else
+long syscall(long number, ...);   /* (unistd.h declares it only under _GNU_SOURCE) */
+
 static inline ssize_t pxcy_sys_read(int fd, void *buf, size_t n)
 {
     return (ssize_t)syscall(SYS_read, fd, buf, n);

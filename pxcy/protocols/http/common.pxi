@@ -26,7 +26,8 @@ LIMITS.max_headers = 64
 LIMITS.require_host = 1          # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400
 
 
-assert 37 + PX_HTTP_DATE_LEN + 2 == HEAD200_LEN
+if 37 + PX_HTTP_DATE_LEN + 2 != HEAD200_LEN:     # (not an assert: python -O drops those)
+    raise ImportError("pxcy.protocols.http11: HEAD200_LEN does not match PX_HTTP_DATE_LEN")
 
 
 cdef inline size_t round16(size_t n) noexcept nogil:

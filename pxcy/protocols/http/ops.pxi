@@ -30,6 +30,7 @@ cdef int ops_answer(HttpConfig* cfg, Transport t, Request req, Response res) noe
     if (cfg.ops & OPS_HEALTH) and is_path(req.path, "/healthz", 8):
         res.header("Cache-Control", "no-store")
         if t.health_check():
+            res.close = True             # draining: as every answer from now on says
             res.send(503, "text/plain; charset=utf-8", b"draining\n", 9)
         elif cfg.ops & OPS_APP_HEALTH:
             return 0                     # the app's own check (its database, say) decides

@@ -341,8 +341,9 @@ cdef class HttpProtocol(Protocol):
             return -1
         if self.phase == PH_STREAM or self.phase == PH_PY:
             return t.pushback(n)         # answered in order, once the stream has ended
-        # while the server drains, every response says Connection: close: the flag is
-        # read once per read (a load of a flag written once: no syscall, no lock)
+        # while the server drains, every response says Connection: close. The flag is
+        # read once per read: answers already in this batch when the drain begins may
+        # still keep the connection, and the next read's answer closes it
         s.draining = t.draining()
         if self.phase == PH_BODY:
             used = self._body_more(t, s, <SlowState*>self.slow_mem.data, p, end)

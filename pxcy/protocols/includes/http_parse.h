@@ -459,9 +459,10 @@ static inline int px_host_valid(const char *p, size_t n)
     return 1;
 }
 
-/* px_host_valid with bytes up to lim readable: 16-byte windows classify the reg-name /
- * IPv4 characters and the port digits at once; an IP-literal, a '%' or anything
- * unusual goes to px_host_valid, which it must equal (tests/c/test_http.c). */
+/* px_host_valid with bytes up to lim readable: a host of up to 16 bytes is judged with
+ * one 16-byte window that classifies the reg-name / IPv4 characters and the port
+ * digits at once; a longer one, an IP-literal, a '%' or anything unusual goes to
+ * px_host_valid, which it must equal (tests/c/test_http.c). */
 static inline int px__host_valid_lim(const char *p, size_t n, const char *lim, int lvl)
 {
 #if PX__X86_SIMD
@@ -566,9 +567,10 @@ static inline int px__method_id(const char *m0, size_t mlen)
 }
 
 /* path and query of the target's [pathp, te); qmark: the target scan's first '?'.
- * lim: how far the path check may read. */
+ * clean: px__path_clean's verdict when the caller has it, else -1 (then it is judged
+ * here, reading up to lim). */
 static inline void px__set_path(px_request *r, const char *qmark, const char *pathp,
-                                const char *te, const char *lim, int lvl)
+                                const char *te, const char *lim, int lvl, int clean)
 {
     const char *q = qmark && qmark >= pathp ? qmark : NULL;   /* (a '?' in the scheme: none) */
     if (!q && qmark) q = (const char *)memchr(pathp, '?', (size_t)(te - pathp));
@@ -576,8 +578,8 @@ static inline void px__set_path(px_request *r, const char *qmark, const char *pa
     if (pe == pathp) { r->path.p = px__slash; r->path.n = 1; }
     else { r->path.p = pathp; r->path.n = (size_t)(pe - pathp); }
     if (q) { r->query.p = q + 1; r->query.n = (size_t)(te - q - 1); }
-    r->path_clean = (unsigned char)px__path_clean(r->path.p, r->path.n,
-                                                  pe == pathp ? px__slash + 1 : lim, lvl);
+    r->path_clean = (unsigned char)(clean >= 0 ? clean : px__path_clean(r->path.p, r->path.n,
+                                                  pe == pathp ? px__slash + 1 : lim, lvl));
 }
 
 /* What the header fields said, while they are read (both parse paths). The
@@ -758,7 +760,7 @@ method_done:
         auth1 = s;
         pathp = s;
     }
-    px__set_path(r, qmark, pathp, te, buf + end, lvl);
+    px__set_path(r, qmark, pathp, te, buf + end, lvl, -1);
 version:
     p++;
     if (rle - p == 8 && memcmp(p, "HTTP/1.1", 8) == 0) {
@@ -863,25 +865,15 @@ static inline int px__parse_fast(const char *buf, size_t len, px_request *r, con
     r->method_id = mid;
     const char *t0 = ++p, *qmark;
     if (p == end || *p != '/') return 0;             /* origin-form only */
+    int clean = -1;            /* the path's verdict, when the target window gave it */
 #if PX__X86_SIMD
-    int clean;
-    if (lvl >= 2 && end - p >= 32 && (p = px__target_window_avx2(t0, &qmark, &clean)) != NULL) {
-        if (end - p < 13 || *p != ' ') return 0;    /* " HTTP/1.x\r\n\r\n" */
-        r->target.p = t0; r->target.n = (size_t)(p - t0);
-        const char *pe = qmark ? qmark : p;
-        r->path.p = t0; r->path.n = (size_t)(pe - t0);
-        if (qmark) { r->query.p = qmark + 1; r->query.n = (size_t)(p - qmark - 1); }
-        else { r->query.p = NULL; r->query.n = 0; }
-        r->path_clean = (unsigned char)clean;
-    } else
+    if (!(lvl >= 2 && end - p >= 32 && (p = px__target_window_avx2(t0, &qmark, &clean)) != NULL))
 #endif
-    {
         p = px__scan_target(t0, end, lvl, &qmark);
-        if (end - p < 13 || *p != ' ') return 0;    /* " HTTP/1.x\r\n\r\n" */
-        r->target.p = t0; r->target.n = (size_t)(p - t0);
-        r->query.p = NULL; r->query.n = 0;
-        px__set_path(r, qmark, t0, p, end, lvl);
-    }
+    if (end - p < 13 || *p != ' ') return 0;        /* " HTTP/1.x\r\n\r\n" */
+    r->target.p = t0; r->target.n = (size_t)(p - t0);
+    r->query.p = NULL; r->query.n = 0;
+    px__set_path(r, qmark, t0, p, end, lvl, clean);
     p++;
     if (memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '1' && p[7] != '0') || p[8] != '\r' ||
         p[9] != '\n')
