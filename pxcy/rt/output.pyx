@@ -138,13 +138,13 @@ cdef void queue_release(Conn* c) noexcept nogil:
 
 
 cdef int conn_flush(Worker* w, Conn* c) noexcept nogil:
-    """Write the output queue: memory items with one sendmsg, files with sendfile.
+    """Write the output queue: memory items with one send/sendmsg, files with sendfile.
     0: queue empty; 1: would block (EPOLLOUT resumes); -1: connection failed."""
     cdef iovec iov[MAX_IOV]
     cdef msghdr mh
     cdef OutItem* it
     cdef OutItem* nxt
-    cdef int n
+    cdef int n, flags
     cdef ssize_t r
     cdef size_t left
     cdef long off
@@ -159,15 +159,19 @@ cdef int conn_flush(Worker* w, Conn* c) noexcept nogil:
                 iov[n].iov_len = it.len
                 n += 1
                 it = it.next
-            mh.msg_name = NULL
-            mh.msg_namelen = 0
-            mh.msg_control = NULL
-            mh.msg_controllen = 0
-            mh.msg_flags = 0
-            mh.msg_iov = iov
-            mh.msg_iovlen = n
             # a header before a file body: ask the kernel to hold the segment
-            r = pxcy_sys_sendmsg(c.fd, &mh, MSG_NOSIGNAL | (MSG_MORE if it != NULL and it.fd >= 0 else 0))
+            flags = MSG_NOSIGNAL | (MSG_MORE if it != NULL and it.fd >= 0 else 0)
+            if n == 1:              # one run (a batch of responses): no msghdr to copy in
+                r = pxcy_sys_send(c.fd, iov[0].iov_base, iov[0].iov_len, flags)
+            else:
+                mh.msg_name = NULL
+                mh.msg_namelen = 0
+                mh.msg_control = NULL
+                mh.msg_controllen = 0
+                mh.msg_flags = 0
+                mh.msg_iov = iov
+                mh.msg_iovlen = n
+                r = pxcy_sys_sendmsg(c.fd, &mh, flags)
             if r < 0:
                 if errno == EAGAIN:
                     return 1
