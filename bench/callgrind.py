@@ -7,7 +7,13 @@ Runs `pxcy run pxcy.protocols.http11:HelloWorld` (1 worker) under valgrind with
 collection only inside `worker_main`, drives N keep-alive GET /plaintext requests
 (K per write when pipelined), stops the server with SIGTERM and prints the
 instructions per request. Compare the number before and after a runtime change.
+
+--code-lines also prints how many 64-byte lines of machine code a request runs
+through (instructions executed at least 0.9 times per request): sequential requests
+find most of them evicted by the kernel's work, so this, more than the instruction
+count, sets pxcy's user time per request (docs/benchmarks.md, Profile).
 """
+import collections
 import argparse
 import os
 import re
@@ -44,16 +50,42 @@ def drive(port, n, k):
     s.close()
 
 
+def hot_code_lines(path, n):
+    """Distinct 64-byte code lines (per object file) of the instructions executed at
+    least 0.9 * n times, from a callgrind file written with --dump-instr=yes and
+    uncompressed positions and names. A cost line after calls= is the call's
+    inclusive cost, not the calling instruction's own: skipped."""
+    counts = collections.Counter()
+    obj, after_call = None, False
+    with open(path) as f:
+        for line in f:
+            if line.startswith("ob="):
+                obj = line[3:].strip()
+            elif line.startswith("calls="):
+                after_call = True
+            elif line.startswith("0x"):
+                if after_call:
+                    after_call = False
+                    continue
+                parts = line.split()           # address, source line, Ir
+                if len(parts) > 2:
+                    counts[(obj, int(parts[0], 16))] += int(parts[2])
+    return len({(o, addr >> 6) for (o, addr), c in counts.items() if c >= 0.9 * n})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=10000)
     ap.add_argument("--pipeline", type=int, default=1)
     ap.add_argument("--port", type=int, default=18183)
     ap.add_argument("--keep", help="keep the callgrind output at this path (callgrind_annotate it)")
+    ap.add_argument("--code-lines", action="store_true",
+                    help="also count the 64-byte lines of code a request runs through")
     a = ap.parse_args()
     out = a.keep or tempfile.mktemp(prefix="pxcy-cg.")
     cmd = ["valgrind", "--tool=callgrind", "--toggle-collect=__pyx_f_4pxcy_7runtime_worker_main",
-           f"--callgrind-out-file={out}", sys.executable, "-m", "pxcy", "run",
+           f"--callgrind-out-file={out}", *(["--dump-instr=yes", "--compress-pos=no", "--compress-strings=no"]
+                                              if a.code_lines else []), sys.executable, "-m", "pxcy", "run",
            "pxcy.protocols.http11:HelloWorld", "--port", str(a.port), "--workers", "1"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -69,12 +101,14 @@ def main():
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=120)
     ann = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True).stdout
+    lines = hot_code_lines(out, a.requests + 200) if a.code_lines else None
     if not a.keep:
         os.unlink(out)
     m = re.search(r"^\s*([\d,]+)\s+\(100.0%\)\s+PROGRAM TOTALS", ann, re.M)
     total = int(m.group(1).replace(",", ""))
     n = a.requests + 200
-    print(f"pipeline={a.pipeline} requests={n} instructions={total} per_request={total / n:.0f}")
+    print(f"pipeline={a.pipeline} requests={n} instructions={total} per_request={total / n:.0f}"
+          + (f" code_lines={lines}" if lines is not None else ""))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,13 @@ def wait_port(port, proc, secs=60):
     return False
 
 
+def build_kind(root):
+    """pxcy.runtime.BUILD of the checkout at root: profile-guided or plain."""
+    r = subprocess.run([sys.executable, "-c", "import pxcy.runtime as r; print(getattr(r, 'BUILD', 'plain'))"],
+                       cwd=root, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=root))
+    return r.stdout.strip() or "unknown"
+
+
 def ref_binary():
     exe = os.path.join(HERE, "out", "bin", "ref_epoll")
     src = os.path.join(HERE, "ref_epoll.c")
@@ -132,7 +139,8 @@ def main():
                 res[name].append(((u1 - u0) / TICK / n * 1e6, (s1 - s0) / TICK / n * 1e6))
                 print(f"cpu_split: round {r + 1} {name}: {n} requests", file=sys.stderr)
         ref_total = statistics.median(u + s for u, s in res["epoll-ref"])
-        print(f"depth {a.depth}, {a.rounds} rounds of {a.seconds} s; medians, us per request")
+        print(f"depth {a.depth}, {a.rounds} rounds of {a.seconds} s; medians, us per request; "
+              f"pxcy build {build_kind(ROOT)}" + (f", {a.base}'s {build_kind(base)}" if base else ""))
         print(f"{'server':<22} {'user':>7} {'system':>7} {'total':>7}  {'total / ref':>11}")
         for name, v in res.items():
             tot = statistics.median(u + s for u, s in v)

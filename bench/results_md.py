@@ -34,6 +34,12 @@ def py_version_of(python: str, module: str) -> str:
     return out.splitlines()[-1] if out and "Error" not in out else "not installed"
 
 
+def pxcy_build(python: str) -> str:
+    """How the measured pxcy was compiled: profile-guided (tools/pgo_build.py) or plain."""
+    out = sh([python, "-c", "import pxcy.runtime as r; print(getattr(r, 'BUILD', 'plain'))"])
+    return out.splitlines()[-1] if out and "Error" not in out else "unknown"
+
+
 def machine_info(ctx: Ctx, command: str) -> dict:
     cpu = "unknown"
     try:
@@ -58,6 +64,7 @@ def machine_info(ctx: Ctx, command: str) -> dict:
         "python": platform.python_version(),
         "cython": py_version_of(ctx.pxcy_python, "Cython"),
         "pxcy": py_version_of(ctx.pxcy_python, "pxcy"),
+        "pxcy_build": pxcy_build(ctx.pxcy_python),
         "nginx": sh(["nginx", "-v"], stderr=True).replace("nginx version: ", ""),
         "wrk": sh(["wrk", "-v"]).splitlines()[0] if shutil.which("wrk") else "not installed",
         "uvloop": py_version_of(ctx.python, "uvloop"),

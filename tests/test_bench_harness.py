@@ -298,3 +298,24 @@ def test_cpu_split_measures_pxcy_and_the_reference():
                            capture_output=True, text=True, timeout=120)
         assert b.returncode == 2 and "Traceback" not in b.stderr, (bad, b.stderr)
         assert len(b.stderr.strip().splitlines()) == 1, b.stderr
+
+
+def test_callgrind_code_lines_counts_hot_instruction_lines(tmp_path):
+    """bench/callgrind.py --code-lines: distinct 64-byte lines, per object, of the
+    instructions run at least 0.9 times per request; a call's inclusive cost line is
+    not the calling instruction's own."""
+    spec = importlib.util.spec_from_file_location("pxcy_bench_callgrind", BENCH / "callgrind.py")
+    cg = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cg)
+    out = tmp_path / "cg.out"
+    out.write_text("positions: instr line\nevents: Ir\n"
+                   "ob=/a.so\nfn=f\n"
+                   "0x1000 10 100\n"        # line 0x40 of a.so: hot
+                   "0x1030 11 95\n"         # same line
+                   "0x1040 12 90\n"         # line 0x41: hot (exactly 0.9 per request)
+                   "0x1080 13 89\n"         # line 0x42: cold
+                   "calls=100 0x9000\n"
+                   "0x10c0 14 5000\n"       # the call's inclusive cost: not counted
+                   "ob=/b.so\nfn=g\n"
+                   "0x1000 20 100\n")       # same address, other object: its own line
+    assert cg.hot_code_lines(str(out), 100) == 3
