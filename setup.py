@@ -14,10 +14,13 @@ Installed with the package (for handlers that cimport pxcy): every ``.pxd``, ``.
 Environment switches (all optional):
   PXCY_DEBUG_BUILD=1        -O0 -g, Cython line directives (tracebacks name .pyx lines), debug checks on
   PXCY_SANITIZE=address,undefined | thread   build with those sanitizers (see docs/reliability.md)
+  PXCY_PGO_PHASE=generate | use, PXCY_PGO_DIR=DIR   the two builds of the profile-guided
+                            build (GCC); tools/pgo_build.py sets them, see docs/benchmarks.md
 """
 import glob
 import os
 import re
+import sys
 
 from setuptools import Extension, setup
 
@@ -40,6 +43,21 @@ def _flags():
     if san:
         cflags += ["-g", "-fno-omit-frame-pointer", f"-fsanitize={san}"]
         ldflags += [f"-fsanitize={san}"]
+    phase, pgo_dir = os.environ.get("PXCY_PGO_PHASE"), os.environ.get("PXCY_PGO_DIR")
+    if phase and pgo_dir and not debug and not san:
+        if phase == "generate":
+            # counters updated atomically: the training run's workers are threads
+            cflags += ["-fprofile-generate", "-fprofile-update=atomic", f"-fprofile-dir={pgo_dir}"]
+            ldflags += ["-fprofile-generate"]
+        elif phase == "use":
+            # untrained functions keep their ordinary optimisation; Cython's own
+            # argument-parsing helpers draw -Wmaybe-uninitialized false positives once
+            # inlined along profiled paths (the plain build still reports that warning)
+            cflags += ["-fprofile-use", "-fprofile-partial-training", f"-fprofile-dir={pgo_dir}",
+                       "-Wno-missing-profile", "-Wno-maybe-uninitialized", "-DPXCY_PGO_BUILD=1"]
+        else:
+            print(f"setup.py: PXCY_PGO_PHASE must be generate or use, not {phase!r}", file=sys.stderr)
+            raise SystemExit(2)
     return cflags, ldflags, debug
 
 

@@ -9,7 +9,7 @@ worker. Callbacks are `noexcept nogil` methods of a per-connection copy of the
 protocol prototype, so the GIL is never taken while serving.
 
 Per read: one `read`, one `data_received`, then the output queued by the callback
-goes out in one `sendmsg` (or `sendfile`); each callback's transient allocations
+goes out in one `send`/`sendmsg` (or `sendfile`); each callback's transient allocations
 are released once the output queued up to its end has been written.
 
 The module is one extension made of one file per concern (uvloop-style), all
@@ -48,6 +48,18 @@ from pxcy.heap cimport *
 from pxcy.includes.system cimport *
 
 pxcy_debug_init()
+
+cdef extern from *:
+    """
+    #ifndef PXCY_PGO_BUILD
+    #define PXCY_PGO_BUILD 0
+    #endif
+    """
+    int PXCY_PGO_BUILD
+
+# how these extensions were compiled (bench results record it): "profile-guided" when
+# tools/pgo_build.py built them with its training run's profile, else "plain"
+BUILD = "profile-guided" if PXCY_PGO_BUILD else "plain"
 
 include "rt/types.pxd"
 include "rt/protocol.pyx"

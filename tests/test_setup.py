@@ -1,7 +1,9 @@
 """tools/setup.sh decides from the checkout itself: a second checkout set up while the
 first one's pxcy is installed, on PYTHONPATH and the current directory, and with a
 .venv made for the first, ends with its own pxcy (and wikisearch) imported from its own
-.venv; re-running is cheap (no pip).
+.venv; re-running is cheap (no pip). The first setup builds pxcy profile-guided
+(tools/pgo_build.py: the end-to-end check of that build); the others plain
+(PXCY_PGO=0), to save the time.
 Slow: two full setups (venv, packages from the pip cache, pxcy compiled)."""
 import os
 import subprocess
@@ -31,6 +33,14 @@ def imported(checkout, module, cwd):
     return r.stdout.strip()
 
 
+def built_as(checkout):
+    r = subprocess.run([os.path.join(checkout, ".venv", "bin", "python"), "-c",
+                        "import pxcy.runtime as r; print(r.BUILD)"], cwd="/",
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
 def test_second_checkout_gets_its_own_pxcy(tmp_path):
     a = os.path.realpath(source_copy(str(tmp_path / "a")))
     b = os.path.realpath(source_copy(str(tmp_path / "b")))
@@ -39,6 +49,10 @@ def test_second_checkout_gets_its_own_pxcy(tmp_path):
     out = setup(a, a, env)
     assert "creating" in out and "pip install -e ." in out, out
     assert imported(a, "pxcy", "/").startswith(a + "/pxcy/")
+    if "not GCC" not in out:
+        assert "pgo_build: built with the training run's profile" in out, out
+        assert built_as(a) == "profile-guided"
+    env["PXCY_PGO"] = "0"
 
     # b holds a venv made for another path (a moved or copied checkout: its scripts
     # hold absolute paths), which must not be trusted
@@ -54,6 +68,7 @@ def test_second_checkout_gets_its_own_pxcy(tmp_path):
         assert imported(b, mod, "/").startswith(b + where), mod
         assert imported(b, mod, b).startswith(b + where), mod      # run from its root, too
     assert imported(a, "pxcy", "/").startswith(a + "/pxcy/")       # a's venv untouched
+    assert built_as(b) == "plain"                                   # PXCY_PGO=0
 
     # again: nothing to install, nothing rebuilt that did not change
     out = setup(b, b, env)

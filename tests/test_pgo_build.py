@@ -1,0 +1,147 @@
+"""tools/pgo_build.py (the profile-guided build of tools/setup.sh), tools/pgo_train.py
+(its training run) and setup.py's PXCY_PGO_PHASE. The end-to-end build (two compiles
+and the training run) is exercised by tests/test_setup.py's first setup; here the
+decisions are checked with the builds replaced by recorders, so a failure at any
+step is seen to leave plain extensions, never the instrumented ones."""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_pgo_build():
+    spec = importlib.util.spec_from_file_location("pgo_build", os.path.join(ROOT, "tools", "pgo_build.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def pgo(monkeypatch, tmp_path):
+    """pgo_build with build() and train() recorded; .calls lists what ran in order."""
+    mod = load_pgo_build()
+    mod.calls = []
+    mod.build_rc = {}              # phase -> return code (default 0)
+    mod.train_result = None        # None: a profile; str: why not; exception: raised
+
+    def build(phase=None, pgo_dir=None):
+        mod.calls.append(("build", phase or "plain"))
+        return mod.build_rc.get(phase or "plain", 0)
+
+    def train(pgo_dir):
+        mod.calls.append(("train",))
+        if isinstance(mod.train_result, BaseException):
+            raise mod.train_result
+        return mod.train_result
+
+    monkeypatch.setattr(mod, "build", build)
+    monkeypatch.setattr(mod, "train", train)
+    monkeypatch.setattr(mod, "compiler_is_gcc", lambda: True)
+    monkeypatch.delenv("PXCY_DEBUG_BUILD", raising=False)
+    monkeypatch.delenv("PXCY_SANITIZE", raising=False)
+    monkeypatch.setattr(mod.tempfile, "mkdtemp", lambda prefix="": str(tmp_path / "prof"))
+    return mod
+
+
+def test_profile_guided_build_steps(pgo, capsys):
+    assert pgo.main() == 0
+    assert pgo.calls == [("build", "generate"), ("train",), ("build", "use")]
+    assert "built with the training run's profile" in capsys.readouterr().out
+
+
+def test_failed_training_builds_plain_once(pgo, capsys):
+    pgo.train_result = "RuntimeError: closed after 0 of 1 answers"
+    assert pgo.main() == 0
+    assert pgo.calls == [("build", "generate"), ("train",), ("build", "plain")]
+    out = capsys.readouterr().out
+    assert "closed after 0 of 1 answers: building without a profile" in out
+    assert out.count("\n") == 1
+
+
+def test_interrupted_training_leaves_plain_extensions(pgo):
+    pgo.train_result = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        pgo.main()
+    assert pgo.calls[-1] == ("build", "plain")
+
+
+@pytest.mark.parametrize("failing", ["use", "plain"])
+def test_failed_last_build_is_reported_and_never_left_instrumented(pgo, failing):
+    pgo.build_rc[failing] = 1
+    if failing == "plain":
+        pgo.train_result = "no profile"
+    assert pgo.main() == 1
+    # the instrumented extensions are replaced by a plain build attempt, whatever failed
+    assert pgo.calls[-1] == ("build", "plain")
+    assert pgo.calls.count(("build", "generate")) == 1
+
+
+def test_failed_instrumented_build_builds_plain(pgo, capsys):
+    pgo.build_rc["generate"] = 1
+    assert pgo.main() == 0
+    assert pgo.calls == [("build", "generate"), ("build", "plain")]
+    assert "instrumented build failed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("env", [{"PXCY_DEBUG_BUILD": "1"}, {"PXCY_SANITIZE": "address"}])
+def test_debug_and_sanitizer_builds_get_no_profile(pgo, monkeypatch, env):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert pgo.main() == 0
+    assert pgo.calls == [("build", "plain")]
+
+
+def test_other_compilers_get_no_profile(pgo, monkeypatch, capsys):
+    monkeypatch.setattr(pgo, "compiler_is_gcc", lambda: False)
+    assert pgo.main() == 0
+    assert pgo.calls == [("build", "plain")]
+    assert "not GCC" in capsys.readouterr().out
+
+
+def test_compiler_check(monkeypatch):
+    mod = load_pgo_build()
+    monkeypatch.setenv("CC", "gcc")
+    assert mod.compiler_is_gcc()
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    assert not mod.compiler_is_gcc()
+    if subprocess.run(["sh", "-c", "command -v clang"], capture_output=True).returncode == 0:
+        monkeypatch.setenv("CC", "clang")
+        assert not mod.compiler_is_gcc()
+
+
+def test_training_failure_reason_is_its_last_line(monkeypatch, tmp_path):
+    mod = load_pgo_build()
+    script = tmp_path / "tools" / "pgo_train.py"
+    script.parent.mkdir()
+    script.write_text("import sys\nprint('noise')\nprint('pgo_train: OSError: no port', file=sys.stderr)\n"
+                      "sys.exit(1)\n")
+    monkeypatch.setattr(mod, "ROOT", str(tmp_path))
+    assert mod.train(str(tmp_path)) == "pgo_train: OSError: no port"
+    script.write_text("pass\n")                  # exits 0 but writes no profile
+    assert mod.train(str(tmp_path)) == "the training run wrote no profile"
+
+
+def test_training_run_passes_against_this_build():
+    """The training traffic stays valid as the servers change: every request gets
+    exactly the answers it expects (pgo_train raises otherwise)."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "pgo_train.py")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == r.stderr == ""
+
+
+def test_setup_py_rejects_an_unknown_phase(tmp_path):
+    env = dict(os.environ, PXCY_PGO_PHASE="sometimes", PXCY_PGO_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "setup.py", "--name"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["setup.py: PXCY_PGO_PHASE must be generate or use, not 'sometimes'"]
+
+
+def test_build_marker_says_how_pxcy_was_compiled():
+    import pxcy.runtime
+    assert pxcy.runtime.BUILD in ("profile-guided", "plain")
