@@ -47,14 +47,14 @@ def _flags():
     if phase and pgo_dir and not debug and not san:
         if phase == "generate":
             # counters updated atomically: the training run's workers are threads
-            cflags += ["-fprofile-generate", "-fprofile-update=atomic", f"-fprofile-dir={pgo_dir}"]
+            cflags += ["-fprofile-generate", "-fprofile-update=atomic", f"-fprofile-dir={pgo_dir}",
+                       "-DPXCY_PGO_BUILD=2"]
             ldflags += ["-fprofile-generate"]
         elif phase == "use":
-            # untrained functions keep their ordinary optimisation; Cython's own
-            # argument-parsing helpers draw -Wmaybe-uninitialized false positives once
-            # inlined along profiled paths (the plain build still reports that warning)
+            # untrained code is optimised as without a profile; a module the training
+            # does not drive (proxy) has none: tools/pgo_build.py checks the trained ones
             cflags += ["-fprofile-use", "-fprofile-partial-training", f"-fprofile-dir={pgo_dir}",
-                       "-Wno-missing-profile", "-Wno-maybe-uninitialized", "-DPXCY_PGO_BUILD=1"]
+                       "-Wno-missing-profile", "-DPXCY_PGO_BUILD=1"]
         else:
             print(f"setup.py: PXCY_PGO_PHASE must be generate or use, not {phase!r}", file=sys.stderr)
             raise SystemExit(2)

@@ -10,7 +10,8 @@ after each wrk run; the table shows medians in microseconds per request and each
 total against the reference's. --base COMMIT builds that commit in a temporary git
 worktree (its extensions built in place, a minute or two) and measures it in the same
 rounds, so a change is compared with its base on the same machine, minutes apart.
-Exit status: 0; 2 for a bad argument or a missing tool (wrk, a C compiler).
+Exit status: 0; 2 for a bad argument, a missing tool (wrk, a C compiler) or an
+instrumented pxcy (an unfinished tools/pgo_build.py).
 """
 import argparse
 import os
@@ -107,6 +108,9 @@ def main():
         if a.base:
             base = base_checkout(a.base, tmp)
             servers.append((f"pxcy@{a.base}", base))
+        for _, root in servers:
+            if build_kind(root) == "instrumented":
+                fail(f"pxcy in {root} is instrumented (tools/pgo_build.py did not finish): rebuild it first")
         started = []
         for name, tree in servers:
             port = free_port()

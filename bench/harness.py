@@ -59,7 +59,7 @@ README = REPO / "README.md"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 import rawdata  # noqa: E402  (bench/rawdata.py)
-from results_md import DAGGER, DISTURBED, client_bound, machine_info, table_md, write_report  # noqa: E402,F401
+from results_md import DAGGER, DISTURBED, client_bound, machine_info, pxcy_build, table_md, write_report  # noqa: E402,F401
 
 
 def log(msg: str) -> None:
@@ -1100,6 +1100,10 @@ def main(argv=None) -> int:
     warmup = 1.0 if q else 2.0
     n_requests = 200_000 if q else 1_000_000
     command = args.command or "bench/harness.py " + " ".join(sys.argv[1:])
+    if pxcy_build(args.pxcy_python) == "instrumented":
+        print("harness: pxcy's extensions are instrumented (tools/pgo_build.py did not finish): "
+              "rebuild them (make setup) before measuring", file=sys.stderr)
+        return 2
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")

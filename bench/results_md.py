@@ -35,7 +35,8 @@ def py_version_of(python: str, module: str) -> str:
 
 
 def pxcy_build(python: str) -> str:
-    """How the measured pxcy was compiled: profile-guided (tools/pgo_build.py) or plain."""
+    """How the measured pxcy was compiled: profile-guided (tools/pgo_build.py), plain,
+    or instrumented (an unfinished pgo_build: the harness refuses to measure it)."""
     out = sh([python, "-c", "import pxcy.runtime as r; print(getattr(r, 'BUILD', 'plain'))"])
     return out.splitlines()[-1] if out and "Error" not in out else "unknown"
 

@@ -58,8 +58,9 @@ cdef extern from *:
     int PXCY_PGO_BUILD
 
 # how these extensions were compiled (bench results record it): "profile-guided" when
-# tools/pgo_build.py built them with its training run's profile, else "plain"
-BUILD = "profile-guided" if PXCY_PGO_BUILD else "plain"
+# tools/pgo_build.py built them with its training run's profile, "instrumented" while
+# it trains (the benchmarks refuse to measure that), else "plain"
+BUILD = ("plain", "profile-guided", "instrumented")[PXCY_PGO_BUILD]
 
 include "rt/types.pxd"
 include "rt/protocol.pyx"

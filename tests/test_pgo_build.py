@@ -5,6 +5,8 @@ decisions are checked with the builds replaced by recorders, so a failure at any
 step is seen to leave plain extensions, never the instrumented ones."""
 import importlib.util
 import os
+import shutil
+import signal
 import subprocess
 import sys
 
@@ -30,7 +32,10 @@ def pgo(monkeypatch, tmp_path):
 
     def build(phase=None, pgo_dir=None):
         mod.calls.append(("build", phase or "plain"))
-        return mod.build_rc.get(phase or "plain", 0)
+        rc = mod.build_rc.get(phase or "plain", 0)
+        if isinstance(rc, BaseException):
+            raise rc
+        return rc
 
     def train(pgo_dir):
         mod.calls.append(("train",))
@@ -55,7 +60,7 @@ def test_profile_guided_build_steps(pgo, capsys):
 
 def test_failed_training_builds_plain_once(pgo, capsys):
     pgo.train_result = "RuntimeError: closed after 0 of 1 answers"
-    assert pgo.main() == 0
+    assert pgo.main() == pgo.FELL_BACK          # built, plain: tools/setup.sh retries later
     assert pgo.calls == [("build", "generate"), ("train",), ("build", "plain")]
     out = capsys.readouterr().out
     assert "closed after 0 of 1 answers: building without a profile" in out
@@ -69,12 +74,37 @@ def test_interrupted_training_leaves_plain_extensions(pgo):
     assert pgo.calls[-1] == ("build", "plain")
 
 
+def test_interrupted_instrumented_build_leaves_plain_extensions(pgo):
+    """setuptools copies the built extensions in place at the end of the build: an
+    interrupt there leaves them instrumented unless the plain build follows."""
+    pgo.build_rc["generate"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        pgo.main()
+    assert pgo.calls == [("build", "generate"), ("build", "plain")]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_terminated_training_leaves_plain_extensions(pgo, sig):
+    before = signal.getsignal(sig)
+    pgo.train_result = None
+
+    def train(pgo_dir):
+        pgo.calls.append(("train",))
+        os.kill(os.getpid(), sig)
+        return None
+
+    pgo.train = train
+    with pytest.raises(pgo.Stopped):
+        pgo.main()
+    assert pgo.calls == [("build", "generate"), ("train",), ("build", "plain")]
+    assert signal.getsignal(sig) == before          # the caller's handlers are back
+
 @pytest.mark.parametrize("failing", ["use", "plain"])
 def test_failed_last_build_is_reported_and_never_left_instrumented(pgo, failing):
     pgo.build_rc[failing] = 1
     if failing == "plain":
         pgo.train_result = "no profile"
-    assert pgo.main() == 1
+    assert pgo.main() == 1                           # the build's own status
     # the instrumented extensions are replaced by a plain build attempt, whatever failed
     assert pgo.calls[-1] == ("build", "plain")
     assert pgo.calls.count(("build", "generate")) == 1
@@ -82,7 +112,7 @@ def test_failed_last_build_is_reported_and_never_left_instrumented(pgo, failing)
 
 def test_failed_instrumented_build_builds_plain(pgo, capsys):
     pgo.build_rc["generate"] = 1
-    assert pgo.main() == 0
+    assert pgo.main() == pgo.FELL_BACK
     assert pgo.calls == [("build", "generate"), ("build", "plain")]
     assert "instrumented build failed" in capsys.readouterr().out
 
@@ -106,6 +136,8 @@ def test_compiler_check(monkeypatch):
     mod = load_pgo_build()
     monkeypatch.setenv("CC", "gcc")
     assert mod.compiler_is_gcc()
+    monkeypatch.setenv("CC", "gcc -pthread")
+    assert mod.compiler_is_gcc()
     monkeypatch.setenv("CC", "/nonexistent/cc")
     assert not mod.compiler_is_gcc()
     if subprocess.run(["sh", "-c", "command -v clang"], capture_output=True).returncode == 0:
@@ -121,17 +153,61 @@ def test_training_failure_reason_is_its_last_line(monkeypatch, tmp_path):
                       "sys.exit(1)\n")
     monkeypatch.setattr(mod, "ROOT", str(tmp_path))
     assert mod.train(str(tmp_path)) == "pgo_train: OSError: no port"
-    script.write_text("pass\n")                  # exits 0 but writes no profile
-    assert mod.train(str(tmp_path)) == "the training run wrote no profile"
+    # exits 0, but a trained module has no profile (a path mismatch, a module not imported)
+    prof = tmp_path / "prof"
+    prof.mkdir()
+    script.write_text("import os, sys\nassert os.environ['PYTHONPATH'] == sys.argv[0].rsplit('/tools/', 1)[0]\n")
+    assert mod.train(str(prof)) == ("the training run wrote no profile for pxcy/runtime, "
+                                    "pxcy/protocols/http11, pxcy/protocols/echo, pxcy/protocols/lines")
+    for m in mod.TRAINED[:-1]:
+        (prof / ("#x#build#temp#" + m.replace("/", "#") + ".gcda")).write_bytes(b"")
+    assert mod.train(str(prof)) == "the training run wrote no profile for pxcy/protocols/lines"
+    (prof / "#x#build#temp#pxcy#protocols#lines.gcda").write_bytes(b"")
+    assert mod.train(str(prof)) is None
+
+
+def test_final_build_shows_every_warning_but_the_known_cython_one(monkeypatch, capsys):
+    mod = load_pgo_build()
+    known = ("pxcy/runtime.c:41682:16: warning: ‘__pyx_pyargnames’ may be used uninitialized "
+             "[-Wmaybe-uninitialized]\n")
+    other = "pxcy/runtime.c:9:1: warning: ‘x’ may be used uninitialized [-Wmaybe-uninitialized]\n"
+    results = []
+
+    def run(argv, **kw):
+        return subprocess.CompletedProcess(argv, 0, None, results.pop(0))
+
+    monkeypatch.setattr(mod.subprocess, "run", run)
+    results[:] = [known * 3]
+    assert mod.build("use", "/tmp/p") == 0
+    cap = capsys.readouterr()
+    assert cap.err == "" and "3 known Cython false positives" in cap.out
+    results[:] = [known + other]
+    assert mod.build("use", "/tmp/p") == 0
+    assert capsys.readouterr().err == known + other
+    results[:] = [known]                            # other builds show everything
+    assert mod.build(None) == 0
+    assert capsys.readouterr().err == known
 
 
 def test_training_run_passes_against_this_build():
     """The training traffic stays valid as the servers change: every request gets
     exactly the answers it expects (pgo_train raises otherwise)."""
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "pgo_train.py")], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
+                       env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout == r.stderr == ""
+
+
+def test_training_refuses_another_checkouts_pxcy(tmp_path):
+    """Copied elsewhere, the training script would drive whatever pxcy is installed:
+    it says so instead of training (and wrongly profiling) that one."""
+    (tmp_path / "tools").mkdir()
+    shutil.copy(os.path.join(ROOT, "tools", "pgo_train.py"), tmp_path / "tools")
+    r = subprocess.run([sys.executable, str(tmp_path / "tools" / "pgo_train.py")], cwd=str(tmp_path),
+                       env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"pgo_train: RuntimeError: pxcy imported from {ROOT}/pxcy, not from {tmp_path}"]
 
 
 def test_setup_py_rejects_an_unknown_phase(tmp_path):
@@ -144,4 +220,4 @@ def test_setup_py_rejects_an_unknown_phase(tmp_path):
 
 def test_build_marker_says_how_pxcy_was_compiled():
     import pxcy.runtime
-    assert pxcy.runtime.BUILD in ("profile-guided", "plain")
+    assert pxcy.runtime.BUILD in ("profile-guided", "plain")     # never "instrumented" here

@@ -71,19 +71,40 @@ want=$(hash_of pyproject.toml setup.py examples/wikisearch/pyproject.toml exampl
 if ! stamp_ok editable "$want" || [[ "$(imports_from pxcy)" != "$ROOT"/pxcy/* ]]; then
     say "pip install -e . (pxcy from $ROOT)"
     "$PY" -m pip install "${PIP_QUIET[@]}" --no-build-isolation --no-deps -e .
-    rm -f "$VENV/.pxcy-editable"
+    rm -f "$VENV/.pxcy-editable" "$VENV/.pxcy-build"
+    pip_built=1                                 # pip built the extensions in place, plain
 fi
 # pxcy's extensions: profile-guided (tools/pgo_build.py, GCC; about a minute more than
-# a plain build) whenever their sources changed since the last one; PXCY_PGO=0: plain
-pgo_want=$(cd "$ROOT" && find pxcy -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' \) \
-           -print0 | LC_ALL=C sort -z | xargs -0 cat setup.py tools/pgo_build.py tools/pgo_train.py | sha256sum | cut -c1-16)
-if [ "${PXCY_PGO:-1}" != 0 ] && ! stamp_ok pgo "$pgo_want"; then
-    say "building pxcy with profile-guided optimisation (tools/pgo_build.py)"
-    rm -f "$VENV/.pxcy-pgo"
-    "$PY" tools/pgo_build.py
-    stamp pgo "$pgo_want"
+# a plain build), PXCY_PGO=0 plain; rebuilt whenever their sources or the build
+# switches changed since the last build made here
+pgo=${PXCY_PGO:-1}
+build_want=$( { echo "pgo=$pgo debug=${PXCY_DEBUG_BUILD:-} sanitize=${PXCY_SANITIZE:-}"
+                find pxcy -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' \) -print0 |
+                    LC_ALL=C sort -z | xargs -0 cat setup.py tools/pgo_build.py tools/pgo_train.py; } |
+              sha256sum | cut -c1-16)
+if stamp_ok build "$build_want" && compgen -G "pxcy/runtime*.so" >/dev/null; then
+    "$PY" setup.py -q build_ext --inplace >/dev/null        # (up to date: nothing to do)
+elif [ "$pgo" != 0 ]; then
+    say "building pxcy profile-guided (tools/pgo_build.py; PXCY_PGO=0 for a plain build)"
+    rm -f "$VENV/.pxcy-build"
+    rc=0
+    "$PY" tools/pgo_build.py || rc=$?
+    if [ "$rc" = 3 ]; then
+        say "pxcy was built plain this time (see above); the next setup tries again"
+    elif [ "$rc" != 0 ]; then
+        exit "$rc"
+    else
+        stamp build "$build_want"
+    fi
 else
-    "$PY" setup.py -q build_ext --inplace >/dev/null
+    say "building pxcy plain (PXCY_PGO=0)"
+    rm -f "$VENV/.pxcy-build"
+    if [ -n "${pip_built:-}" ]; then
+        "$PY" setup.py -q build_ext --inplace >/dev/null         # (pip just did it: a no-op)
+    else
+        "$PY" setup.py -q build_ext --inplace --force >/dev/null  # (replaces a profile-guided one)
+    fi
+    stamp build "$build_want"
 fi
 if [ -f examples/wikisearch/setup.py ]; then
     if ! stamp_ok editable "$want" || [[ "$(imports_from wikisearch)" != "$ROOT"/examples/wikisearch/* ]]; then
