@@ -44,7 +44,10 @@ def _flags():
         cflags += ["-g", "-fno-omit-frame-pointer", f"-fsanitize={san}"]
         ldflags += [f"-fsanitize={san}"]
     phase, pgo_dir = os.environ.get("PXCY_PGO_PHASE"), os.environ.get("PXCY_PGO_DIR")
-    if phase and pgo_dir and not debug and not san:
+    if phase and not pgo_dir:
+        print("setup.py: PXCY_PGO_PHASE needs PXCY_PGO_DIR (the profile's folder)", file=sys.stderr)
+        raise SystemExit(2)
+    if phase and not debug and not san:
         if phase == "generate":
             # counters updated atomically: the training run's workers are threads
             cflags += ["-fprofile-generate", "-fprofile-update=atomic", f"-fprofile-dir={pgo_dir}",

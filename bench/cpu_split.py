@@ -105,12 +105,11 @@ def main():
     procs, base = [], None
     try:
         servers = [("pxcy", ROOT)]
+        if build_kind(ROOT) == "instrumented":
+            fail(f"pxcy in {ROOT} is instrumented (tools/pgo_build.py did not finish): rebuild it first")
         if a.base:
             base = base_checkout(a.base, tmp)
             servers.append((f"pxcy@{a.base}", base))
-        for _, root in servers:
-            if build_kind(root) == "instrumented":
-                fail(f"pxcy in {root} is instrumented (tools/pgo_build.py did not finish): rebuild it first")
         started = []
         for name, tree in servers:
             port = free_port()

@@ -99,15 +99,19 @@ def test_terminated_training_leaves_plain_extensions(pgo, sig):
     assert pgo.calls == [("build", "generate"), ("train",), ("build", "plain")]
     assert signal.getsignal(sig) == before          # the caller's handlers are back
 
-@pytest.mark.parametrize("failing", ["use", "plain"])
-def test_failed_last_build_is_reported_and_never_left_instrumented(pgo, failing):
-    pgo.build_rc[failing] = 1
-    if failing == "plain":
-        pgo.train_result = "no profile"
+def test_failed_profile_build_falls_back_to_plain(pgo, capsys):
+    """GCC without -fprofile-partial-training (before 10), say: plain, and exit 3."""
+    pgo.build_rc["use"] = 1
+    assert pgo.main() == pgo.FELL_BACK
+    assert pgo.calls == [("build", "generate"), ("train",), ("build", "use"), ("build", "plain")]
+    assert "the build with the profile failed: building without a profile" in capsys.readouterr().out
+
+
+def test_failed_plain_build_is_its_status_and_retried_never_left_instrumented(pgo):
+    pgo.build_rc["plain"] = 1
+    pgo.train_result = "no profile"
     assert pgo.main() == 1                           # the build's own status
-    # the instrumented extensions are replaced by a plain build attempt, whatever failed
-    assert pgo.calls[-1] == ("build", "plain")
-    assert pgo.calls.count(("build", "generate")) == 1
+    assert pgo.calls == [("build", "generate"), ("train",), ("build", "plain"), ("build", "plain")]
 
 
 def test_failed_instrumented_build_builds_plain(pgo, capsys):
@@ -166,27 +170,55 @@ def test_training_failure_reason_is_its_last_line(monkeypatch, tmp_path):
     assert mod.train(str(prof)) is None
 
 
-def test_final_build_shows_every_warning_but_the_known_cython_one(monkeypatch, capsys):
-    mod = load_pgo_build()
-    known = ("pxcy/runtime.c:41682:16: warning: ‘__pyx_pyargnames’ may be used uninitialized "
-             "[-Wmaybe-uninitialized]\n")
-    other = "pxcy/runtime.c:9:1: warning: ‘x’ may be used uninitialized [-Wmaybe-uninitialized]\n"
+class FakeBuild:
+    """subprocess.Popen for pgo_build.build(): stderr text, or an exception from
+    communicate() (the caller being stopped)."""
     results = []
 
-    def run(argv, **kw):
-        return subprocess.CompletedProcess(argv, 0, None, results.pop(0))
+    def __init__(self, argv, **kw):
+        assert kw["start_new_session"]
+        self.pid, self.returncode = 4242, 0
+        self.result = FakeBuild.results.pop(0)
 
-    monkeypatch.setattr(mod.subprocess, "run", run)
-    results[:] = [known * 3]
+    def communicate(self):
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return None, self.result
+
+    def wait(self):
+        return 0
+
+
+def test_final_build_shows_every_warning_but_the_known_cython_one(monkeypatch, capsys):
+    mod = load_pgo_build()
+    known = ("pxcy/runtime.c:41682:16: warning: \u2018__pyx_pyargnames\u2019 may be used uninitialized "
+             "[-Wmaybe-uninitialized]\n")
+    known_gcc11 = known.replace("uninitialized [", "uninitialized in this function [")
+    other = "pxcy/runtime.c:9:1: warning: \u2018x\u2019 may be used uninitialized [-Wmaybe-uninitialized]\n"
+    monkeypatch.setattr(mod.subprocess, "Popen", FakeBuild)
+    FakeBuild.results[:] = [known * 3 + known_gcc11]
     assert mod.build("use", "/tmp/p") == 0
     cap = capsys.readouterr()
-    assert cap.err == "" and "3 known Cython false positives" in cap.out
-    results[:] = [known + other]
+    assert cap.err == "" and "4 known Cython false positives" in cap.out
+    FakeBuild.results[:] = [known + other]
     assert mod.build("use", "/tmp/p") == 0
     assert capsys.readouterr().err == known + other
-    results[:] = [known]                            # other builds show everything
+    FakeBuild.results[:] = [known]                  # other builds show everything
     assert mod.build(None) == 0
     assert capsys.readouterr().err == known
+
+
+def test_a_stopped_build_takes_its_compilers_with_it(monkeypatch):
+    """SIGTERM to pgo_build alone: the build's whole process group is killed, so no
+    compiler left running writes an instrumented object into the plain rebuild."""
+    mod = load_pgo_build()
+    killed = []
+    monkeypatch.setattr(mod.subprocess, "Popen", FakeBuild)
+    monkeypatch.setattr(mod.os, "killpg", lambda pid, sig: killed.append((pid, sig)))
+    FakeBuild.results[:] = [mod.Stopped("SIGTERM")]
+    with pytest.raises(mod.Stopped):
+        mod.build("generate", "/tmp/p")
+    assert killed == [(4242, signal.SIGKILL)]
 
 
 def test_training_run_passes_against_this_build():
@@ -216,6 +248,11 @@ def test_setup_py_rejects_an_unknown_phase(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["setup.py: PXCY_PGO_PHASE must be generate or use, not 'sometimes'"]
+    env = {k: v for k, v in os.environ.items() if k != "PXCY_PGO_DIR"}
+    r = subprocess.run([sys.executable, "setup.py", "--name"], cwd=ROOT, env=dict(env, PXCY_PGO_PHASE="use"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["setup.py: PXCY_PGO_PHASE needs PXCY_PGO_DIR (the profile's folder)"]
 
 
 def test_build_marker_says_how_pxcy_was_compiled():

@@ -52,7 +52,12 @@ def test_second_checkout_gets_its_own_pxcy(tmp_path):
     if "not GCC" not in out:
         assert "pgo_build: built with the training run's profile" in out, out
         assert built_as(a) == "profile-guided"
-    env["PXCY_PGO"] = "0"
+    out = setup(a, a, env)                              # up to date: no build at all
+    assert "building" not in out and "pip install" not in out, out
+    env["PXCY_PGO"] = "0"                               # replaces the profile-guided build
+    out = setup(a, a, env)
+    assert "building pxcy plain (PXCY_PGO=0)" in out, out
+    assert built_as(a) == "plain"
 
     # b holds a venv made for another path (a moved or copied checkout: its scripts
     # hold absolute paths), which must not be trusted

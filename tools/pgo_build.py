@@ -13,8 +13,8 @@ Where PGO cannot be had it says why in one line and builds without a profile; th
 checkout is never left with the instrumented extensions (interrupted, SIGTERM and
 SIGHUP included: a plain build replaces them). Exit status: 0 built, profile-guided,
 or plain by design (not GCC, a debug or sanitizer build); 3 built plain because a
-step failed (the training, or a module without a profile: worth retrying); else
-that of the failed build.
+step failed (either PGO build, the training, or a module without a profile: worth
+retrying); 128 + the signal when stopped; else that of the failed plain build.
 """
 import fcntl
 import glob
@@ -34,7 +34,8 @@ FELL_BACK = 3
 TRAINED = ("pxcy/runtime", "pxcy/protocols/http11", "pxcy/protocols/echo", "pxcy/protocols/lines")
 # Cython's keyword-argument helper, inlined along profiled paths, draws this false
 # positive in every extension; any other warning of the final build is shown
-KNOWN_WARNING = re.compile(r"warning: .__pyx_pyargnames. may be used uninitialized \[-Wmaybe-uninitialized\]")
+KNOWN_WARNING = re.compile(r"warning: .__pyx_pyargnames. may be used uninitialized( in this function)? "
+                           r"\[-Wmaybe-uninitialized\]")
 
 
 def say(msg):
@@ -56,18 +57,27 @@ def compiler_is_gcc():
 
 def build(phase=None, pgo_dir=None):
     """setup.py build_ext --inplace --force; its output is quiet (-q), its warnings
-    and errors go to stderr (the final build's known Cython false positive aside)."""
+    and errors go to stderr (the final build's known Cython false positive aside).
+    The build runs in a process group of its own: stopped (an exception here), the
+    whole group is killed, compilers included, before anything else builds."""
     env = {k: v for k, v in os.environ.items() if k not in ("PXCY_PGO_PHASE", "PXCY_PGO_DIR")}
     if phase:
         env.update(PXCY_PGO_PHASE=phase, PXCY_PGO_DIR=pgo_dir)
-    r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace", "--force"],
-                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    warnings = [l for l in r.stderr.splitlines() if "warning:" in l or "error:" in l]
-    if phase == "use" and r.returncode == 0 and warnings and all(KNOWN_WARNING.search(l) for l in warnings):
+    p = subprocess.Popen([sys.executable, "setup.py", "-q", "build_ext", "--inplace", "--force"],
+                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, errors="replace", start_new_session=True)
+    try:
+        _, err = p.communicate()
+    except BaseException:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        raise
+    warnings = [l for l in err.splitlines() if "warning:" in l or "error:" in l]
+    if phase == "use" and p.returncode == 0 and warnings and all(KNOWN_WARNING.search(l) for l in warnings):
         say(f"{len(warnings)} known Cython false positives (-Wmaybe-uninitialized, __pyx_pyargnames) not shown")
     else:
-        sys.stderr.write(r.stderr)
-    return r.returncode
+        sys.stderr.write(err)
+    return p.returncode
 
 
 def train(pgo_dir):
@@ -124,26 +134,24 @@ def profiled_build():
     instrumented = True         # from the moment the first build may put them in place
     try:
         if build("generate", pgo_dir) != 0:
-            say("the instrumented build failed: building without a profile")
-            rc = build()
-            instrumented = rc != 0
-            return FELL_BACK if rc == 0 else rc
-        why = train(pgo_dir)
-        if why:
-            say(f"{why}: building without a profile")
-            rc = build()
-            instrumented = rc != 0
-            return FELL_BACK if rc == 0 else rc
-        rc = build("use", pgo_dir)
+            why = "the instrumented build failed"
+        else:
+            why = train(pgo_dir)
+            if not why:
+                if build("use", pgo_dir) == 0:
+                    instrumented = False
+                    say("built with the training run's profile")
+                    return 0
+                why = "the build with the profile failed"
+        say(f"{why}: building without a profile")
+        rc = build()
         instrumented = rc != 0
-        if rc == 0:
-            say("built with the training run's profile")
-        return rc
+        return FELL_BACK if rc == 0 else rc
     finally:
         if instrumented:
             # never leave the instrumented extensions in place (interrupted, or the
-            # last build failed): they would write profiles into a removed folder.
-            # Signals wait until this build is done (SIGKILL aside)
+            # plain build failed too): they would write profiles into a removed
+            # folder. Signals during this build are ignored (dropped), SIGKILL aside
             held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
             try:
                 say("rebuilding without a profile")
@@ -158,5 +166,6 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except (KeyboardInterrupt, Stopped) as e:
-        print(f"pgo_build: stopped ({e or 'SIGINT'})", file=sys.stderr)
-        sys.exit(130)
+        name = str(e) if isinstance(e, Stopped) else "SIGINT"
+        print(f"pgo_build: stopped ({name})", file=sys.stderr)
+        sys.exit(128 + signal.Signals[name])

@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # nothing from the caller's environment decides which pxcy gets built or imported
-unset PYTHONPATH PYTHONHOME PYTHONSTARTUP VIRTUAL_ENV PYTHONNOUSERSITE
+unset PYTHONPATH PYTHONHOME PYTHONSTARTUP VIRTUAL_ENV PYTHONNOUSERSITE PXCY_PGO_PHASE PXCY_PGO_DIR
 ROOT=$(pwd -P)
 VENV=${PXCY_VENV:-$ROOT/.venv}
 BASE_PY=${PXCY_PYTHON:-python3}
@@ -76,14 +76,20 @@ if ! stamp_ok editable "$want" || [[ "$(imports_from pxcy)" != "$ROOT"/pxcy/* ]]
 fi
 # pxcy's extensions: profile-guided (tools/pgo_build.py, GCC; about a minute more than
 # a plain build), PXCY_PGO=0 plain; rebuilt whenever their sources or the build
-# switches changed since the last build made here
+# switches changed since the last build made here, or the built files did (a clean, a
+# plain build by hand). Up to date, nothing runs: even an incremental build_ext would
+# recompile, plain, what a checkout merely touched
 pgo=${PXCY_PGO:-1}
+built_state() {
+    { ls -l --time-style=+%s pxcy/*.so pxcy/protocols/*.so 2>/dev/null || true; } |
+        awk '{print $5, $6, $7}' | sha256sum | cut -c1-16
+}
 build_want=$( { echo "pgo=$pgo debug=${PXCY_DEBUG_BUILD:-} sanitize=${PXCY_SANITIZE:-}"
                 find pxcy -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' \) -print0 |
                     LC_ALL=C sort -z | xargs -0 cat setup.py tools/pgo_build.py tools/pgo_train.py; } |
               sha256sum | cut -c1-16)
-if stamp_ok build "$build_want" && compgen -G "pxcy/runtime*.so" >/dev/null; then
-    "$PY" setup.py -q build_ext --inplace >/dev/null        # (up to date: nothing to do)
+if stamp_ok build "$build_want $(built_state)"; then
+    :
 elif [ "$pgo" != 0 ]; then
     say "building pxcy profile-guided (tools/pgo_build.py; PXCY_PGO=0 for a plain build)"
     rm -f "$VENV/.pxcy-build"
@@ -94,7 +100,7 @@ elif [ "$pgo" != 0 ]; then
     elif [ "$rc" != 0 ]; then
         exit "$rc"
     else
-        stamp build "$build_want"
+        stamp build "$build_want $(built_state)"
     fi
 else
     say "building pxcy plain (PXCY_PGO=0)"
@@ -104,7 +110,7 @@ else
     else
         "$PY" setup.py -q build_ext --inplace --force >/dev/null  # (replaces a profile-guided one)
     fi
-    stamp build "$build_want"
+    stamp build "$build_want $(built_state)"
 fi
 if [ -f examples/wikisearch/setup.py ]; then
     if ! stamp_ok editable "$want" || [[ "$(imports_from wikisearch)" != "$ROOT"/examples/wikisearch/* ]]; then
