@@ -183,8 +183,10 @@ class Cluster:
         with open(cfg, "w") as f:
             f.write(NGINX_CFG.format(dir=self.dir, servers=servers, port=NGINX_PORT))
         out = open(os.path.join(self.dir, "nginx.log"), "ab")
+        # a process group of its own (ip netns exec execs nginx: the group is the master's):
+        # close() kills the group, workers too; killing the master alone orphans them
         self.nginx = subprocess.Popen(["ip", "netns", "exec", self.lb, "nginx", "-p", self.dir, "-c", cfg],
-                                      stdout=out, stderr=subprocess.STDOUT)
+                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
         end = time.monotonic() + 20
         while time.monotonic() < end:
@@ -236,7 +238,12 @@ class Cluster:
     def close(self):
         procs = [p for p in self.backends + [self.haproxy, self.nginx] if p is not None]
         for p in procs:
-            if p.poll() is None:
+            if p is self.nginx:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            elif p.poll() is None:
                 p.send_signal(signal.SIGKILL)
         for p in procs:
             try:
