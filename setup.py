@@ -16,6 +16,12 @@ Environment switches (all optional):
   PXCY_SANITIZE=address,undefined | thread   build with those sanitizers (see docs/reliability.md)
   PXCY_PGO_PHASE=generate | use, PXCY_PGO_DIR=DIR   the two builds of the profile-guided
                             build (GCC); tools/pgo_build.py sets them, see docs/benchmarks.md
+  PXCY_SKIP_EXTENSIONS=1    no extensions: tools/setup.sh's editable install (`pip install -e`),
+                            which would compile them once more in a temporary folder only to
+                            have setup.sh build them in place again
+
+The extensions compile in parallel, one compiler per CPU, the largest first (build_ext
+-j N overrides it).
 """
 import glob
 import os
@@ -65,14 +71,18 @@ def _flags():
 
 
 def extension_sources():
-    """Top-level .pyx files of EXT_DIRS that no other one includes."""
+    """Top-level .pyx files of EXT_DIRS that no other one includes, the largest module
+    (with what it includes) first: compiled in parallel, the biggest bounds the time."""
     pyx = sorted(p for d in EXT_DIRS for p in glob.glob(os.path.join(HERE, d, "*.pyx")))
-    included = set()
+    included, size = set(), {}
     for p in pyx:
         with open(p, encoding="utf-8") as f:
-            for name in INCLUDE_RE.findall(f.read()):
-                included.add(os.path.normpath(os.path.join(os.path.dirname(p), name)))
-    return [os.path.relpath(p, HERE) for p in pyx if os.path.normpath(p) not in included]
+            names = INCLUDE_RE.findall(f.read())
+        parts = [os.path.normpath(os.path.join(os.path.dirname(p), n)) for n in names]
+        included.update(parts)
+        size[p] = os.path.getsize(p) + sum(os.path.getsize(q) for q in parts if os.path.exists(q))
+    return [os.path.relpath(p, HERE) for p in sorted(pyx, key=lambda p: (-size[p], p))
+            if os.path.normpath(p) not in included]
 
 
 def extensions():
@@ -121,6 +131,7 @@ setup(
         "pxcy.templates": package_files("templates"),
     },
     exclude_package_data={"": ["*.c"]},
-    ext_modules=extensions(),
+    ext_modules=[] if os.environ.get("PXCY_SKIP_EXTENSIONS") == "1" else extensions(),
+    options={"build_ext": {"parallel": os.cpu_count() or 1}},
     zip_safe=False,
 )

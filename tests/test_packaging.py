@@ -82,6 +82,24 @@ def test_split_modules_build_one_extension_and_ship_every_fragment(tmp_path):
     assert "http/{{name}}/handler.pyx.tmpl" in data["pxcy.templates"]
 
 
+def test_build_order_parallel_and_editable_skip(tmp_path, monkeypatch):
+    """The module with the most source (its fragments counted) is compiled first, one
+    compiler per CPU; PXCY_SKIP_EXTENSIONS=1 (tools/setup.sh's `pip install -e`, whose
+    compile would be thrown away) declares no extension at all."""
+    files = {
+        "pxcy/__init__.py": "", "pxcy/protocols/__init__.py": "", "templates/__init__.py": "",
+        "pxcy/runtime.pyx": 'include "rt/big.pyx"\n', "pxcy/rt/big.pyx": "x" * 5000,
+        "pxcy/protocols/http11.pyx": "y" * 3000, "pxcy/protocols/echo.pyx": "z" * 100,
+    }
+    monkeypatch.delenv("PXCY_SKIP_EXTENSIONS", raising=False)
+    kw = setup_kwargs(str(tmp_path), files)
+    assert [e.name for e in kw["ext_modules"]] == ["pxcy.runtime", "pxcy.protocols.http11",
+                                                   "pxcy.protocols.echo"]
+    assert kw["options"]["build_ext"]["parallel"] == (os.cpu_count() or 1)
+    monkeypatch.setenv("PXCY_SKIP_EXTENSIONS", "1")
+    assert setup_kwargs(str(tmp_path), files)["ext_modules"] == []
+
+
 def test_pyproject_dependencies():
     tomllib = pytest.importorskip("tomllib")
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:

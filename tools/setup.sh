@@ -70,12 +70,13 @@ imports_from() {
 want=$(hash_of pyproject.toml setup.py examples/wikisearch/pyproject.toml examples/wikisearch/setup.py)
 if ! stamp_ok editable "$want" || [[ "$(imports_from pxcy)" != "$ROOT"/pxcy/* ]]; then
     say "pip install -e . (pxcy from $ROOT)"
-    "$PY" -m pip install "${PIP_QUIET[@]}" --no-build-isolation --no-deps -e .
+    # the extensions are built in place below, once (pip would compile them in a
+    # temporary folder, for nothing)
+    PXCY_SKIP_EXTENSIONS=1 "$PY" -m pip install "${PIP_QUIET[@]}" --no-build-isolation --no-deps -e .
     rm -f "$VENV/.pxcy-editable" "$VENV/.pxcy-build"
-    pip_built=1                                 # pip built the extensions in place, plain
 fi
-# pxcy's extensions: profile-guided (tools/pgo_build.py, GCC; about a minute more than
-# a plain build), PXCY_PGO=0 plain; rebuilt whenever their sources or the build
+# pxcy's extensions: profile-guided (tools/pgo_build.py, GCC; about half a minute more
+# than a plain build), PXCY_PGO=0 plain; rebuilt whenever their sources or the build
 # switches changed since the last build made here, or the built files did (a clean, a
 # plain build by hand). Up to date, nothing runs: even an incremental build_ext would
 # recompile, plain, what a checkout merely touched
@@ -105,17 +106,14 @@ elif [ "$pgo" != 0 ]; then
 else
     say "building pxcy plain (PXCY_PGO=0)"
     rm -f "$VENV/.pxcy-build"
-    if [ -n "${pip_built:-}" ]; then
-        "$PY" setup.py -q build_ext --inplace >/dev/null         # (pip just did it: a no-op)
-    else
-        "$PY" setup.py -q build_ext --inplace --force >/dev/null  # (replaces a profile-guided one)
-    fi
+    "$PY" setup.py -q build_ext --inplace --force >/dev/null  # (--force: replaces a profile-guided one)
     stamp build "$build_want $(built_state)"
 fi
 if [ -f examples/wikisearch/setup.py ]; then
     if ! stamp_ok editable "$want" || [[ "$(imports_from wikisearch)" != "$ROOT"/examples/wikisearch/* ]]; then
         say "pip install -e examples/wikisearch"
-        "$PY" -m pip install "${PIP_QUIET[@]}" --no-build-isolation --no-deps -e examples/wikisearch
+        PXCY_SKIP_EXTENSIONS=1 "$PY" -m pip install "${PIP_QUIET[@]}" --no-build-isolation --no-deps \
+            -e examples/wikisearch
     fi
     (cd examples/wikisearch && "$PY" setup.py -q build_ext --inplace >/dev/null)
 fi

@@ -45,10 +45,12 @@ for name in PXCY_MODULES:
         )
 
 setup(
-    ext_modules=cythonize(
+    # PXCY_SKIP_EXTENSIONS=1: tools/setup.sh's editable install, which builds them in place after
+    ext_modules=[] if os.environ.get("PXCY_SKIP_EXTENSIONS") == "1" else cythonize(
         extensions,
         language_level=3,
         include_path=include_path,
         compiler_directives={"boundscheck": False, "wraparound": False},
     ),
+    options={"build_ext": {"parallel": os.cpu_count() or 1}},      # one compiler per CPU
 )
