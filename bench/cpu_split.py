@@ -1,19 +1,30 @@
 """User and system CPU per request of pxcy against the epoll reference responder, and
 optionally against pxcy at another commit: where a gap in CPU per request comes from.
 
-    python3 bench/cpu_split.py [--base COMMIT] [--depth 16] [--rounds 5] [--seconds 4]
+    python3 bench/cpu_split.py [--base COMMIT] [--depth 16] [--rounds 5] [--seconds 4] [--write FILE]
 
 Each server (`pxcy run pxcy.protocols.http11:HelloWorld`, 1 worker; bench/out/bin/ref_epoll)
 is pinned to core 0 and wrk (1 thread, 256 connections when pipelined, else 64) to core 1;
-the rounds interleave the servers. utime and stime come from /proc/PID/stat before and
-after each wrk run; the table shows medians in microseconds per request and each server's
-total against the reference's. --base COMMIT builds that commit in a temporary git
+the rounds interleave the servers (in turn first: round r starts with server r mod n,
+so a drift of the machine over a round does not favour one). utime and stime come from
+/proc/PID/stat before and after each wrk run; the table shows medians in microseconds
+per request and each server's median total against the reference's.
+
+The pairs: each round's total of a server divided by the reference's in the same round,
+their median, and a distribution-free 95% confidence interval for that median (order
+statistics of the binomial sign test: no assumption on how the noise is distributed).
+The rounds of one server vary by up to ±10% on this kind of machine, so a difference of
+a few percent needs many rounds: the interval says whether the rounds resolve it
+(`--rounds 41 --seconds 3 --depth 1` resolves about ±2%). --write FILE also writes the
+figures as Markdown (bench/CPU_SPLIT.md is appended to bench/RESULTS.md by the harness). --base COMMIT builds that commit in a temporary git
 worktree (its extensions built in place, a minute or two) and measures it in the same
 rounds, so a change is compared with its base on the same machine, minutes apart.
 Exit status: 0; 2 for a bad argument, a missing tool (wrk, a C compiler) or an
 instrumented pxcy (an unfinished tools/pgo_build.py).
 """
 import argparse
+import datetime
+import math
 import os
 import shutil
 import signal
@@ -59,6 +70,26 @@ def wait_port(port, proc, secs=60):
     return False
 
 
+def median_ci(xs, level=0.95):
+    """(median, low, high): the interval [x(k), x(n-k+1)] of the sorted xs with the largest
+    k for which P(Binomial(n, 1/2) < k) <= (1 - level) / 2; (median, None, None) when
+    n is too small for any (n < 6 at 95%)."""
+    xs, n = sorted(xs), len(xs)
+    tail, k = 0.0, 0
+    while True:
+        t = tail + math.comb(n, k) / 2 ** n     # P(Binomial(n, 1/2) <= k)
+        if t > (1 - level) / 2:
+            break
+        tail, k = t, k + 1
+    med = statistics.median(xs)
+    return (med, xs[k - 1], xs[n - k]) if k >= 1 else (med, None, None)
+
+
+def commit_of(root):
+    r = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty"], capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
 def build_kind(root):
     """pxcy.runtime.BUILD of the checkout at root: profile-guided or plain."""
     r = subprocess.run([sys.executable, "-c", "import pxcy.runtime as r; print(getattr(r, 'BUILD', 'plain'))"],
@@ -96,6 +127,7 @@ def main():
     ap.add_argument("--depth", type=int, default=16, help="requests per write (1: not pipelined)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--write", metavar="FILE", help="also write the figures there as Markdown")
     a = ap.parse_args()
     if a.depth < 1 or a.rounds < 1 or not 1 <= a.seconds <= 60:
         fail("--depth and --rounds must be >= 1, --seconds 1..60")
@@ -131,7 +163,8 @@ def main():
         lua = os.path.join(HERE, "wrk", "pipeline.lua")
         res = {name: [] for name, _, _ in started}
         for r in range(a.rounds):
-            for name, port, p in started:
+            k = r % len(started)
+            for name, port, p in started[k:] + started[:k]:
                 url = f"http://127.0.0.1:{port}/plaintext"
                 argv = ["taskset", "-c", "1", "wrk", "-t1", f"-d{a.seconds}s"]
                 argv += ["-c256", "-s", lua, url, "--", str(a.depth)] if a.depth > 1 else ["-c64", url]
@@ -142,13 +175,20 @@ def main():
                 res[name].append(((u1 - u0) / TICK / n * 1e6, (s1 - s0) / TICK / n * 1e6))
                 print(f"cpu_split: round {r + 1} {name}: {n} requests", file=sys.stderr)
         ref_total = statistics.median(u + s for u, s in res["epoll-ref"])
-        print(f"depth {a.depth}, {a.rounds} rounds of {a.seconds} s; medians, us per request; "
-              f"pxcy build {build_kind(ROOT)}" + (f", {a.base}'s {build_kind(base)}" if base else ""))
-        print(f"{'server':<22} {'user':>7} {'system':>7} {'total':>7}  {'total / ref':>11}")
+        head = (f"depth {a.depth}, {a.rounds} rounds of {a.seconds} s; medians, us per request; "
+                f"pxcy build {build_kind(ROOT)}" + (f", {a.base}'s {build_kind(base)}" if base else ""))
+        lines = [f"{'server':<22} {'user':>7} {'system':>7} {'total':>7}  {'total / ref':>11}  "
+                 f"{'pairs: median [95% CI]':>24}"]
         for name, v in res.items():
             tot = statistics.median(u + s for u, s in v)
-            print(f"{name:<22} {statistics.median(u for u, _ in v):7.3f} "
-                  f"{statistics.median(s for _, s in v):7.3f} {tot:7.3f}  {tot / ref_total:11.2f}")
+            med, lo, hi = median_ci([(u + s) / (ur + sr) for (u, s), (ur, sr) in zip(v, res["epoll-ref"])])
+            ci = f"{med:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None else f"{med:.3f} [too few rounds]"
+            lines.append(f"{name:<22} {statistics.median(u for u, _ in v):7.3f} "
+                         f"{statistics.median(s for _, s in v):7.3f} {tot:7.3f}  {tot / ref_total:11.2f}  {ci:>24}")
+        print(head)
+        print("\n".join(lines))
+        if a.write:
+            write_md(a, head, lines, res)
         return 0
     finally:
         for p in procs:
@@ -162,6 +202,34 @@ def main():
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", base],
                            capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_md(a, head, lines, res):
+    """The figures as Markdown, with what produced them and the pxcy-to-reference verdict
+    against the 3% target (met only when the whole interval is at most 1.03)."""
+    med, lo, hi = median_ci([(u + s) / (ur + sr) for (u, s), (ur, sr) in zip(res["pxcy"], res["epoll-ref"])])
+    if lo is None:
+        verdict = "not resolved: too few rounds for an interval"
+    elif hi <= 1.03:
+        verdict = f"**met**: the whole interval is at most 1.03 (pxcy within {100 * (hi - 1):+.1f}% at worst)"
+    elif lo > 1.03:
+        verdict = "**missed**: the whole interval is above 1.03"
+    else:
+        verdict = "not resolved at this number of rounds: the interval straddles 1.03"
+    cmd = "python3 bench/cpu_split.py " + " ".join(sys.argv[1:])
+    text = "\n".join([
+        "## Sequential CPU per request against the epoll reference (bench/cpu_split.py)", "",
+        f"Command: `{cmd}` at `{commit_of(ROOT)}`, "
+        f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}, "
+        f"{os.cpu_count()} CPUs. Each server pinned to core 0, wrk to core 1; the rounds interleave "
+        "the servers, in turn first. *pairs* is each round's total (user + system) divided by the "
+        "reference's in the same round: the median and its distribution-free 95% confidence interval.", "",
+        "```", head] + lines + ["```", "",
+        f"Target (issue 11: plaintext CPU per request within 3% of the epoll reference's): {verdict}.", ""])
+    tmp = a.write + ".partial"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, a.write)                  # nothing half-written is left behind
 
 
 if __name__ == "__main__":

@@ -282,22 +282,44 @@ def test_python_routes_script_writes_its_table(tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
-def test_cpu_split_measures_pxcy_and_the_reference():
-    """bench/cpu_split.py: one short round prints a row per server; bad arguments are
-    one line and exit 2 (a base commit that does not exist too, before anything starts)."""
+def test_cpu_split_measures_pxcy_and_the_reference(tmp_path):
+    """bench/cpu_split.py: one short round prints a row per server and, with --write, the
+    same as Markdown with its command and a verdict (one round: no interval); bad
+    arguments are one line and exit 2 (a base commit that does not exist too, before
+    anything starts)."""
     if not shutil.which("wrk") or not shutil.which("taskset"):
         pytest.skip("wrk or taskset missing (tools/setup.sh installs them)")
+    md = tmp_path / "CPU_SPLIT.md"
     r = subprocess.run([sys.executable, str(BENCH / "cpu_split.py"), "--rounds", "1", "--seconds", "1",
-                        "--depth", "4"], capture_output=True, text=True, timeout=300)
+                        "--depth", "4", "--write", str(md)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     rows = {l.split()[0]: l.split() for l in r.stdout.splitlines()[2:]}
     assert set(rows) == {"pxcy", "epoll-ref"}, r.stdout
     assert all(float(v[3]) > 0 for v in rows.values()) and rows["epoll-ref"][4] == "1.00"
+    assert rows["epoll-ref"][5:] == ["1.000", "[too", "few", "rounds]"], r.stdout
+    text = md.read_text()
+    assert "`python3 bench/cpu_split.py --rounds 1 --seconds 1 --depth 4 --write" in text, text
+    assert "not resolved: too few rounds" in text and r.stdout.splitlines()[2] in text, text
+    assert not list(tmp_path.glob("*.partial"))
     for bad in (["--seconds", "0"], ["--rounds", "0"], ["--base", "no-such-commit-xyz"]):
         b = subprocess.run([sys.executable, str(BENCH / "cpu_split.py"), *bad],
                            capture_output=True, text=True, timeout=120)
         assert b.returncode == 2 and "Traceback" not in b.stderr, (bad, b.stderr)
         assert len(b.stderr.strip().splitlines()) == 1, b.stderr
+
+
+def test_cpu_split_median_interval_is_the_sign_test_one():
+    """The distribution-free 95% interval of a median: the k-th smallest and k-th largest
+    of n, k from the binomial tail (the textbook table: n=6 -> 1, 9 -> 2, 20 -> 6,
+    41 -> 14); none for n < 6."""
+    spec = importlib.util.spec_from_file_location("pxcy_bench_cpu_split", BENCH / "cpu_split.py")
+    cs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cs)
+    for n, k in ((6, 1), (9, 2), (11, 2), (20, 6), (41, 14)):
+        xs = [float(i) for i in range(n, 0, -1)]            # given in any order
+        med, lo, hi = cs.median_ci(xs)
+        assert (lo, hi) == (float(k), float(n + 1 - k)) and med == (n + 1) / 2, n
+    assert cs.median_ci([1.0, 2.0, 3.0, 4.0, 5.0])[1:] == (None, None)
 
 
 def test_callgrind_code_lines_counts_hot_instruction_lines(tmp_path):
