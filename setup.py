@@ -16,9 +16,10 @@ Environment switches (all optional):
   PXCY_SANITIZE=address,undefined | thread   build with those sanitizers (see docs/reliability.md)
   PXCY_PGO_PHASE=generate | use, PXCY_PGO_DIR=DIR   the two builds of the profile-guided
                             build (GCC); tools/pgo_build.py sets them, see docs/benchmarks.md
-  PXCY_SKIP_EXTENSIONS=1    no extensions: tools/setup.sh's editable install (`pip install -e`),
-                            which would compile them once more in a temporary folder only to
-                            have setup.sh build them in place again
+  PXCY_SKIP_EXTENSIONS=1    no extensions in an editable install (`pip install -e`), which would
+                            compile them in a temporary folder only to have tools/setup.sh build
+                            them in place again; ignored (with a note) by every other command, so
+                            a wheel or an in-place build can never come out without them
 
 The extensions compile in parallel, one compiler per CPU, the largest first (build_ext
 -j N overrides it).
@@ -108,6 +109,17 @@ def extensions():
     )
 
 
+def skip_extensions():
+    """PXCY_SKIP_EXTENSIONS=1, for the commands of an editable install only."""
+    if os.environ.get("PXCY_SKIP_EXTENSIONS") != "1":
+        return False
+    if any(cmd in sys.argv for cmd in ("editable_wheel", "dist_info", "egg_info")):
+        return True
+    print("setup.py: PXCY_SKIP_EXTENSIONS applies to editable installs only; building the extensions",
+          file=sys.stderr)
+    return False
+
+
 def package_files(pkg_dir, suffixes=None, exclude=(".c", ".so", ".pyc", ".html", ".o")):
     """Files under pkg_dir (relative to it), not descending into subpackages (folders
     with an __init__.py, which have their own package_data) or __pycache__."""
@@ -131,7 +143,9 @@ setup(
         "pxcy.templates": package_files("templates"),
     },
     exclude_package_data={"": ["*.c"]},
-    ext_modules=[] if os.environ.get("PXCY_SKIP_EXTENSIONS") == "1" else extensions(),
-    options={"build_ext": {"parallel": os.cpu_count() or 1}},
+    ext_modules=[] if skip_extensions() else extensions(),
+    # (the CPUs this process may run on, not the machine's)
+    options={"build_ext": {"parallel": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                           else os.cpu_count() or 1}},
     zip_safe=False,
 )

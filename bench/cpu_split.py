@@ -7,7 +7,8 @@ Each server (`pxcy run pxcy.protocols.http11:HelloWorld`, 1 worker; bench/out/bi
 is pinned to core 0 and wrk (1 thread, 256 connections when pipelined, else 64) to core 1;
 the rounds interleave the servers (in turn first: round r starts with server r mod n,
 so a drift of the machine over a round does not favour one). utime and stime come from
-/proc/PID/stat before and after each wrk run; the table shows medians in microseconds
+/proc/PID/stat before and after each wrk run, split the exact total of its threads' run
+times (/proc/PID/task/*/schedstat); the table shows medians in microseconds
 per request and each server's median total against the reference's.
 
 The pairs: each round's total of a server divided by the reference's in the same round,
@@ -15,8 +16,9 @@ their median, and a distribution-free 95% confidence interval for that median (o
 statistics of the binomial sign test: no assumption on how the noise is distributed).
 The rounds of one server vary by up to ±10% on this kind of machine, so a difference of
 a few percent needs many rounds: the interval says whether the rounds resolve it
-(`--rounds 41 --seconds 3 --depth 1` resolves about ±2%). --write FILE also writes the
-figures as Markdown (bench/CPU_SPLIT.md is appended to bench/RESULTS.md by the harness). --base COMMIT builds that commit in a temporary git
+(`--depth 1 --rounds 41 --seconds 3`, 10 minutes, gave about ±4%). --write FILE also
+writes the figures as Markdown: bench/CPU_SPLIT.md is appended to bench/RESULTS.md by
+the next bench/run.sh (and kept with that run's raw data). --base COMMIT builds that commit in a temporary git
 worktree (its extensions built in place, a minute or two) and measures it in the same
 rounds, so a change is compared with its base on the same machine, minutes apart.
 Exit status: 0; 2 for a bad argument, a missing tool (wrk, a C compiler) or an
@@ -26,6 +28,7 @@ import argparse
 import datetime
 import math
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -55,6 +58,19 @@ def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]), int(fields[12])          # utime, stime (all threads)
+
+
+def cpu_ns(pid):
+    """CPU time of all the process's threads in nanoseconds (schedstat's run time: exact,
+    where utime and stime come in clock ticks, 10 ms, split by sampling)."""
+    t = 0
+    for name in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{name}/schedstat") as f:
+                t += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass                                     # (a thread gone since the listing)
+    return t
 
 
 def wait_port(port, proc, secs=60):
@@ -131,6 +147,10 @@ def main():
     a = ap.parse_args()
     if a.depth < 1 or a.rounds < 1 or not 1 <= a.seconds <= 60:
         fail("--depth and --rounds must be >= 1, --seconds 1..60")
+    if a.write and not os.path.isdir(os.path.dirname(os.path.abspath(a.write))):
+        fail(f"--write {a.write}: no such folder")
+    if a.write and os.path.isdir(a.write):
+        fail(f"--write {a.write}: is a folder")
     if not shutil.which("wrk"):
         fail("wrk is not installed (apt-get install wrk)")
     tmp = tempfile.mkdtemp(prefix="pxcy-cpusplit.")
@@ -168,11 +188,13 @@ def main():
                 url = f"http://127.0.0.1:{port}/plaintext"
                 argv = ["taskset", "-c", "1", "wrk", "-t1", f"-d{a.seconds}s"]
                 argv += ["-c256", "-s", lua, url, "--", str(a.depth)] if a.depth > 1 else ["-c64", url]
-                u0, s0 = cpu_ticks(p.pid)
+                u0, s0, t0 = *cpu_ticks(p.pid), cpu_ns(p.pid)
                 out = subprocess.run(argv, capture_output=True, text=True, timeout=a.seconds + 60).stdout
-                u1, s1 = cpu_ticks(p.pid)
+                u1, s1, t1 = *cpu_ticks(p.pid), cpu_ns(p.pid)
                 n = int(next(l for l in out.splitlines() if "requests in" in l).split()[0])
-                res[name].append(((u1 - u0) / TICK / n * 1e6, (s1 - s0) / TICK / n * 1e6))
+                # the exact total, split into user and system in the ticks' proportion
+                tot, user = (t1 - t0) / 1e3 / n, (u1 - u0) / max(1, (u1 - u0) + (s1 - s0))
+                res[name].append((tot * user, tot * (1 - user)))
                 print(f"cpu_split: round {r + 1} {name}: {n} requests", file=sys.stderr)
         ref_total = statistics.median(u + s for u, s in res["epoll-ref"])
         head = (f"depth {a.depth}, {a.rounds} rounds of {a.seconds} s; medians, us per request; "
@@ -216,7 +238,7 @@ def write_md(a, head, lines, res):
         verdict = "**missed**: the whole interval is above 1.03"
     else:
         verdict = "not resolved at this number of rounds: the interval straddles 1.03"
-    cmd = "python3 bench/cpu_split.py " + " ".join(sys.argv[1:])
+    cmd = shlex.join(["python3", "bench/cpu_split.py", *sys.argv[1:]])
     text = "\n".join([
         "## Sequential CPU per request against the epoll reference (bench/cpu_split.py)", "",
         f"Command: `{cmd}` at `{commit_of(ROOT)}`, "
@@ -226,10 +248,15 @@ def write_md(a, head, lines, res):
         "reference's in the same round: the median and its distribution-free 95% confidence interval.", "",
         "```", head] + lines + ["```", "",
         f"Target (issue 11: plaintext CPU per request within 3% of the epoll reference's): {verdict}.", ""])
-    tmp = a.write + ".partial"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, a.write)                  # nothing half-written is left behind
+    fd, tmp = tempfile.mkstemp(prefix=".cpu_split.", dir=os.path.dirname(os.path.abspath(a.write)))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, a.write)              # nothing half-written is left behind
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ def run_dir_name(meta: dict, scaling: bool) -> str:
 
 
 # sections written by other bench scripts and appended to RESULTS.md: (file, script)
-APPENDED = (("WIKISEARCH.md", "bench/wikisearch.py"), ("PYTHON_ROUTES.md", "bench/python_routes.py"))
+APPENDED = (("WIKISEARCH.md", "bench/wikisearch.py"), ("PYTHON_ROUTES.md", "bench/python_routes.py"),
+            ("CPU_SPLIT.md", "bench/cpu_split.py"))
 
 
 def save(dest: Path, summary: dict, runs_jsonl: Path, appended_from: Optional[Path] = None) -> Path:

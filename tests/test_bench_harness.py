@@ -75,7 +75,7 @@ def test_save_is_byte_identical(tmp_path):
     for name in ("results.json", "runs.jsonl.gz"):
         assert (d1 / name).read_bytes() == (d2 / name).read_bytes()
     assert gzip.decompress((d1 / "runs.jsonl.gz").read_bytes()).decode() == jl.read_text()
-    assert not list(tmp_path.glob("*.partial"))
+    assert [p.name for p in tmp_path.iterdir()] == ["CPU_SPLIT.md"]       # no temporary left
 
 
 @pytest.mark.parametrize("kind", ["connect", "read", "write", "timeout", "status", "io"])
@@ -250,8 +250,8 @@ def test_dirty_tree_is_named_in_the_raw_dir_and_the_readme():
 
 
 def test_appended_sections_are_kept_and_rendered(tmp_path):
-    """WIKISEARCH.md and PYTHON_ROUTES.md (written by their own scripts) travel with the
-    raw data and are appended to the report, in that order."""
+    """WIKISEARCH.md, PYTHON_ROUTES.md and CPU_SPLIT.md (written by their own scripts)
+    travel with the raw data and are appended to the report, in that order."""
     summary, runs = sample_runs()
     jl = tmp_path / "runs.jsonl"
     jl.write_text("".join(json.dumps(r) + "\n" for r in runs))
@@ -259,10 +259,11 @@ def test_appended_sections_are_kept_and_rendered(tmp_path):
     src.mkdir()
     (src / "WIKISEARCH.md").write_text("## wikisearch section\n")
     (src / "PYTHON_ROUTES.md").write_text("## python routes section\n")
+    (src / "CPU_SPLIT.md").write_text("## cpu split section\n")
     d = rawdata.save(tmp_path / "kept", summary, jl, src)
-    assert (d / "WIKISEARCH.md").exists() and (d / "PYTHON_ROUTES.md").exists()
+    assert all((d / n).exists() for n in ("WIKISEARCH.md", "PYTHON_ROUTES.md", "CPU_SPLIT.md"))
     md = render(d, tmp_path / "r.md")
-    assert md.index("## wikisearch section") < md.index("## python routes section")
+    assert md.index("## wikisearch section") < md.index("## python routes section") < md.index("## cpu split")
     assert "<!-- appended from bench/PYTHON_ROUTES.md (written by bench/python_routes.py) -->" in md
 
 
@@ -300,8 +301,9 @@ def test_cpu_split_measures_pxcy_and_the_reference(tmp_path):
     text = md.read_text()
     assert "`python3 bench/cpu_split.py --rounds 1 --seconds 1 --depth 4 --write" in text, text
     assert "not resolved: too few rounds" in text and r.stdout.splitlines()[2] in text, text
-    assert not list(tmp_path.glob("*.partial"))
-    for bad in (["--seconds", "0"], ["--rounds", "0"], ["--base", "no-such-commit-xyz"]):
+    assert [p.name for p in tmp_path.iterdir()] == ["CPU_SPLIT.md"]       # no temporary left
+    for bad in (["--seconds", "0"], ["--rounds", "0"], ["--base", "no-such-commit-xyz"],
+                ["--write", str(tmp_path / "no-such-folder" / "x.md")], ["--write", str(tmp_path)]):
         b = subprocess.run([sys.executable, str(BENCH / "cpu_split.py"), *bad],
                            capture_output=True, text=True, timeout=120)
         assert b.returncode == 2 and "Traceback" not in b.stderr, (bad, b.stderr)
@@ -320,6 +322,27 @@ def test_cpu_split_median_interval_is_the_sign_test_one():
         med, lo, hi = cs.median_ci(xs)
         assert (lo, hi) == (float(k), float(n + 1 - k)) and med == (n + 1) / 2, n
     assert cs.median_ci([1.0, 2.0, 3.0, 4.0, 5.0])[1:] == (None, None)
+
+
+def test_cpu_split_verdict_on_the_3_percent_target(tmp_path):
+    """--write's verdict: met only when the whole interval is at most 1.03, missed when
+    all of it is above, otherwise not resolved; pairs are taken round by round."""
+    import argparse
+    spec = importlib.util.spec_from_file_location("pxcy_bench_cpu_split2", BENCH / "cpu_split.py")
+    cs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cs)
+    ref = [(0.3, 9.0 + (i % 7) * 0.3) for i in range(21)]        # rounds of varying cost
+
+    def verdict(factors):
+        out = tmp_path / "v.md"
+        px = [(u * f, s * f) for (u, s), f in zip(ref, factors)]
+        cs.write_md(argparse.Namespace(write=str(out)), "head", ["lines"], {"pxcy": px, "epoll-ref": ref})
+        return out.read_text().rsplit("Target", 1)[1]
+
+    assert "**met**" in verdict([1.0 + 0.001 * i for i in range(21)])                 # <= 1.02
+    assert "**missed**" in verdict([1.04 + 0.001 * i for i in range(21)])
+    assert "straddles" in verdict([0.99 + 0.004 * i for i in range(21)])             # 0.99 .. 1.07
+    assert "**met**" not in verdict([1.0 + 0.02 * (i % 3) for i in range(21)])         # up to 1.04
 
 
 def test_callgrind_code_lines_counts_hot_instruction_lines(tmp_path):

@@ -84,8 +84,10 @@ def test_split_modules_build_one_extension_and_ship_every_fragment(tmp_path):
 
 def test_build_order_parallel_and_editable_skip(tmp_path, monkeypatch):
     """The module with the most source (its fragments counted) is compiled first, one
-    compiler per CPU; PXCY_SKIP_EXTENSIONS=1 (tools/setup.sh's `pip install -e`, whose
-    compile would be thrown away) declares no extension at all."""
+    compiler per CPU it may run on; PXCY_SKIP_EXTENSIONS=1 (tools/setup.sh's `pip install
+    -e`, whose compile would be thrown away) declares no extension in an editable
+    install's commands, and is ignored by any other (a wheel or in-place build without
+    its extensions would pass for a build)."""
     files = {
         "pxcy/__init__.py": "", "pxcy/protocols/__init__.py": "", "templates/__init__.py": "",
         "pxcy/runtime.pyx": 'include "rt/big.pyx"\n', "pxcy/rt/big.pyx": "x" * 5000,
@@ -95,9 +97,14 @@ def test_build_order_parallel_and_editable_skip(tmp_path, monkeypatch):
     kw = setup_kwargs(str(tmp_path), files)
     assert [e.name for e in kw["ext_modules"]] == ["pxcy.runtime", "pxcy.protocols.http11",
                                                    "pxcy.protocols.echo"]
-    assert kw["options"]["build_ext"]["parallel"] == (os.cpu_count() or 1)
+    assert kw["options"]["build_ext"]["parallel"] == len(os.sched_getaffinity(0))
     monkeypatch.setenv("PXCY_SKIP_EXTENSIONS", "1")
-    assert setup_kwargs(str(tmp_path), files)["ext_modules"] == []
+    for cmd in ("editable_wheel", "dist_info"):            # pip install -e's steps
+        monkeypatch.setattr("sys.argv", ["setup.py", cmd, "--dist-dir", "x"])
+        assert setup_kwargs(str(tmp_path), files)["ext_modules"] == [], cmd
+    for cmd in ("build_ext", "bdist_wheel", "sdist"):      # never a build without them
+        monkeypatch.setattr("sys.argv", ["setup.py", cmd])
+        assert len(setup_kwargs(str(tmp_path), files)["ext_modules"]) == 3, cmd
 
 
 def test_pyproject_dependencies():

@@ -13,7 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # nothing from the caller's environment decides which pxcy gets built or imported
-unset PYTHONPATH PYTHONHOME PYTHONSTARTUP VIRTUAL_ENV PYTHONNOUSERSITE PXCY_PGO_PHASE PXCY_PGO_DIR
+unset PYTHONPATH PYTHONHOME PYTHONSTARTUP VIRTUAL_ENV PYTHONNOUSERSITE PXCY_PGO_PHASE PXCY_PGO_DIR \
+    PXCY_SKIP_EXTENSIONS
 ROOT=$(pwd -P)
 VENV=${PXCY_VENV:-$ROOT/.venv}
 BASE_PY=${PXCY_PYTHON:-python3}
@@ -73,7 +74,7 @@ if ! stamp_ok editable "$want" || [[ "$(imports_from pxcy)" != "$ROOT"/pxcy/* ]]
     # the extensions are built in place below, once (pip would compile them in a
     # temporary folder, for nothing)
     PXCY_SKIP_EXTENSIONS=1 "$PY" -m pip install "${PIP_QUIET[@]}" --no-build-isolation --no-deps -e .
-    rm -f "$VENV/.pxcy-editable" "$VENV/.pxcy-build"
+    rm -f "$VENV/.pxcy-editable"     # (the built extensions are untouched: their stamp stands)
 fi
 # pxcy's extensions: profile-guided (tools/pgo_build.py, GCC; about half a minute more
 # than a plain build), PXCY_PGO=0 plain; rebuilt whenever their sources or the build

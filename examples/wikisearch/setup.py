@@ -6,6 +6,7 @@ Extensions that use the pxcy runtime (the HTTP server, `server.pyx`) get
 module is present, so `titleindex` builds without pxcy.
 """
 import os
+import sys
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -46,11 +47,13 @@ for name in PXCY_MODULES:
 
 setup(
     # PXCY_SKIP_EXTENSIONS=1: tools/setup.sh's editable install, which builds them in place after
-    ext_modules=[] if os.environ.get("PXCY_SKIP_EXTENSIONS") == "1" else cythonize(
+    # (any other command builds them: a wheel never comes out without them)
+    ext_modules=[] if os.environ.get("PXCY_SKIP_EXTENSIONS") == "1" and {
+        "editable_wheel", "dist_info", "egg_info"} & set(sys.argv) else cythonize(
         extensions,
         language_level=3,
         include_path=include_path,
         compiler_directives={"boundscheck": False, "wraparound": False},
     ),
-    options={"build_ext": {"parallel": os.cpu_count() or 1}},      # one compiler per CPU
+    options={"build_ext": {"parallel": len(os.sched_getaffinity(0))}},      # one compiler per CPU
 )
