@@ -237,7 +237,8 @@ def write_md(a, head, lines, res):
     elif lo > 1.03:
         verdict = "**missed**: the whole interval is above 1.03"
     else:
-        verdict = "not resolved at this number of rounds: the interval straddles 1.03"
+        verdict = (f"not resolved at this number of rounds: the interval straddles 1.03 "
+                   f"(its median, {med:.3f}, is {'above' if med > 1.03 else 'at or below'} it)")
     cmd = shlex.join(["python3", "bench/cpu_split.py", *sys.argv[1:]])
     text = "\n".join([
         "## Sequential CPU per request against the epoll reference (bench/cpu_split.py)", "",

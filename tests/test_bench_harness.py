@@ -341,7 +341,10 @@ def test_cpu_split_verdict_on_the_3_percent_target(tmp_path):
 
     assert "**met**" in verdict([1.0 + 0.001 * i for i in range(21)])                 # <= 1.02
     assert "**missed**" in verdict([1.04 + 0.001 * i for i in range(21)])
-    assert "straddles" in verdict([0.99 + 0.004 * i for i in range(21)])             # 0.99 .. 1.07
+    v = verdict([0.98 + 0.004 * i for i in range(21)])                                 # 0.98 .. 1.06
+    assert "straddles 1.03 (its median, 1.020, is at or below it)" in v, v
+    v = verdict([1.0 + 0.004 * i for i in range(21)])                                  # 1.00 .. 1.08
+    assert "straddles 1.03 (its median, 1.040, is above it)" in v, v
     assert "**met**" not in verdict([1.0 + 0.02 * (i % 3) for i in range(21)])         # up to 1.04
 
 
