@@ -333,10 +333,11 @@ def test_cpu_split_verdict_on_the_3_percent_target(tmp_path):
     spec.loader.exec_module(cs)
     ref = [(0.3, 9.0 + (i % 7) * 0.3) for i in range(21)]        # rounds of varying cost
 
-    def verdict(factors):
+    def verdict(factors, depth=1):
         out = tmp_path / "v.md"
         px = [(u * f, s * f) for (u, s), f in zip(ref, factors)]
-        cs.write_md(argparse.Namespace(write=str(out)), "head", ["lines"], {"pxcy": px, "epoll-ref": ref})
+        cs.write_md(argparse.Namespace(write=str(out), depth=depth), "head", ["lines"],
+                    {"pxcy": px, "epoll-ref": ref})
         return out.read_text().rsplit("Target", 1)[1]
 
     assert "**met**" in verdict([1.0 + 0.001 * i for i in range(21)])                 # <= 1.02
@@ -346,6 +347,8 @@ def test_cpu_split_verdict_on_the_3_percent_target(tmp_path):
     v = verdict([1.0 + 0.004 * i for i in range(21)])                                  # 1.00 .. 1.08
     assert "straddles 1.03 (its median, 1.040, is above it)" in v, v
     assert "**met**" not in verdict([1.0 + 0.02 * (i % 3) for i in range(21)])         # up to 1.04
+    v = verdict([1.04 + 0.001 * i for i in range(21)], depth=16)      # pipelined: the 1.1x target
+    assert "pipelined x16" in v and "**met**: the whole interval is at most 1.10" in v, v
 
 
 def test_callgrind_code_lines_counts_hot_instruction_lines(tmp_path):
