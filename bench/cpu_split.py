@@ -65,13 +65,16 @@ def cpu_ticks(pid):
 def cpu_ns(pid):
     """CPU time of all the process's threads in nanoseconds (schedstat's run time: exact,
     where utime and stime come in clock ticks, 10 ms, split by sampling)."""
-    t = 0
+    t, read = 0, 0
     for name in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{name}/schedstat") as f:
                 t += int(f.read().split()[0])
+            read += 1
         except (OSError, ValueError, IndexError):
             pass                                     # (a thread gone since the listing)
+    if not read:
+        fail(f"no /proc/{pid}/task/*/schedstat to read (a kernel without CONFIG_SCHED_INFO?)")
     return t
 
 

@@ -5,6 +5,7 @@ A full `bench/run.sh` run saves what it measured under bench/results/<date>-<com
   runs.jsonl.gz    every measured run (one JSON object per line), gzip with a fixed mtime
   WIKISEARCH.md    the wikisearch section appended to RESULTS.md, when there is one
   PYTHON_ROUTES.md the Python-route section (bench/python_routes.py), when there is one
+  CPU_SPLIT.md     the paired CPU split against the epoll reference (bench/cpu_split.py --write)
 `bench/run.sh --report-from DIR` renders RESULTS.md (and the README block) from these files alone.
 """
 from __future__ import annotations

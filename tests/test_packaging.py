@@ -99,7 +99,7 @@ def test_build_order_parallel_and_editable_skip(tmp_path, monkeypatch):
                                                    "pxcy.protocols.echo"]
     assert kw["options"]["build_ext"]["parallel"] == len(os.sched_getaffinity(0))
     monkeypatch.setenv("PXCY_SKIP_EXTENSIONS", "1")
-    for cmd in ("editable_wheel", "dist_info"):            # pip install -e's steps
+    for cmd in ("egg_info", "dist_info", "editable_wheel"):  # pip install -e's steps
         monkeypatch.setattr("sys.argv", ["setup.py", cmd, "--dist-dir", "x"])
         assert setup_kwargs(str(tmp_path), files)["ext_modules"] == [], cmd
     for cmd in ("build_ext", "bdist_wheel", "sdist"):      # never a build without them

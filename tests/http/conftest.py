@@ -8,7 +8,6 @@ import hashlib
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -162,31 +161,23 @@ def nginx_static(docroot, tmp_path_factory):
         port = free_port()
         conf = tmp / "nginx.conf"
         conf.write_text(nginx_config(tmp, docroot["root"], port))
-        # a process group of its own: killing the master alone would orphan its workers
         proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if wait_listening(port, proc):
             break
-        kill_group(proc)
+        proc.kill()
+        proc.wait()
         err = proc.stderr.read().decode(errors="replace")
         proc = None
     if proc is None:
         pytest.skip(f"nginx did not start: {err.strip()[-300:]}")
     yield Served("nginx", port, docroot["root"], docroot["secrets"])
-    proc.terminate()                          # by PID (Popen): the master stops its workers
+    proc.terminate()                          # by PID (Popen)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        pass
-    kill_group(proc)                          # whatever is left of its group
-
-
-def kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(params=["pxcy", "nginx"])
