@@ -172,8 +172,8 @@ cdef extern from "pxcy/includes/atomics.h" nogil:
     void* pxcy_load_ptr(void** p)
 
 cdef extern from "pxcy/includes/syscalls.h" nogil:
-    # read, send, sendmsg, epoll_wait without the cancellation-point bookkeeping (see the header)
-    ssize_t pxcy_sys_read(int fd, void* buf, size_t n)
+    # recv, send, sendmsg, epoll_wait without the cancellation-point bookkeeping (see the header)
+    ssize_t pxcy_sys_recv(int fd, void* buf, size_t n)
     ssize_t pxcy_sys_send(int fd, const void* buf, size_t n, int flags)
     ssize_t pxcy_sys_sendmsg(int fd, const msghdr* m, int flags)
     int pxcy_sys_epoll_wait(int epfd, epoll_event* ev, int maxevents, int timeout)

@@ -159,7 +159,7 @@ cdef int conn_read(Worker* w, Conn* c, bint hup) noexcept nogil:
         else:
             buf = w.rbuf
             want = w.cfg.read_size
-        r = pxcy_sys_read(c.fd, buf, want)
+        r = pxcy_sys_recv(c.fd, buf, want)
         if r > 0:
             c.reads_turn += 1
             pxcy_stat_add(&w.stats.reads, 1)
@@ -199,7 +199,7 @@ cdef int conn_discard(Worker* w, Conn* c) noexcept nogil:
     cdef ssize_t r
     cdef int i
     for i in range(64):
-        r = pxcy_sys_read(c.fd, w.rbuf, w.cfg.read_size)
+        r = pxcy_sys_recv(c.fd, w.rbuf, w.cfg.read_size)
         if r > 0:
             continue
         if r < 0 and errno == EINTR:
