@@ -371,3 +371,26 @@ def test_callgrind_code_lines_counts_hot_instruction_lines(tmp_path):
                    "ob=/b.so\nfn=g\n"
                    "0x1000 20 100\n")       # same address, other object: its own line
     assert cg.hot_code_lines(str(out), 100) == 3
+
+
+def test_syscall_cost_compares_each_pair_in_both_process_kinds(tmp_path):
+    """bench/syscall_cost.c (the numbers behind pxcy/includes/syscalls.h's choices):
+    it builds warning-free, prints one line per pair of equivalent calls for a
+    single-threaded process and for a second thread, and refuses a bad count."""
+    if not shutil.which("cc"):
+        pytest.skip("no C compiler")
+    exe = tmp_path / "syscall_cost"
+    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o", str(exe),
+                    str(BENCH / "syscall_cost.c")], check=True, timeout=120)
+    out = subprocess.run([str(exe), "2000"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert [(r[1], r[2], r[4]) for r in rows] == [
+        (kind, a, b) for kind in ("single-threaded", "second-thread")
+        for a, b in (("read", "recvfrom"), ("write", "sendto"), ("epoll_pwait", "epoll_wait"))]
+    for r in rows:
+        assert r[0] == "SYSCALL_COST" and len(r) == 7
+        a, b, diff = float(r[3]), float(r[5]), float(r[6])
+        assert a > 0 and b > 0 and abs(a - b - diff) < 0.2
+    bad = subprocess.run([str(exe), "0"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stdout == "" and "usage" in bad.stderr
