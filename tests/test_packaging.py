@@ -121,3 +121,33 @@ def test_pyproject_dependencies():
     with open(os.path.join(ROOT, "examples", "wikisearch", "pyproject.toml"), "rb") as f:
         ws = tomllib.load(f)
     assert "pxcy" in ws["build-system"]["requires"] and "pxcy" in ws["project"]["dependencies"]
+
+
+def test_wikisearch_setup_skips_only_in_an_editable_install(monkeypatch, capsys):
+    """examples/wikisearch/setup.py keeps the root setup.py's rule: PXCY_SKIP_EXTENSIONS=1
+    empties the extension list for an editable install's own commands only, any other
+    command builds them and says in one line that the variable was ignored; the build
+    runs one compiler per CPU this process may use."""
+    path = os.path.join(ROOT, "examples", "wikisearch", "setup.py")
+
+    def kwargs(argv):
+        got = {}
+        monkeypatch.setattr("sys.argv", argv)
+        with unittest.mock.patch.object(setuptools, "setup", lambda **kw: got.update(kw)), \
+                unittest.mock.patch("Cython.Build.cythonize", lambda exts, **kw: exts):
+            runpy.run_path(path)
+        return got
+
+    monkeypatch.delenv("PXCY_SKIP_EXTENSIONS", raising=False)
+    kw = kwargs(["setup.py", "build_ext"])
+    names = [e.name for e in kw["ext_modules"]]
+    assert {"wikisearch.titleindex", "wikisearch.titlesort", "wikisearch.server"} <= set(names)
+    assert kw["options"]["build_ext"]["parallel"] == len(os.sched_getaffinity(0))
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("PXCY_SKIP_EXTENSIONS", "1")
+    for cmd in ("egg_info", "dist_info", "editable_wheel"):
+        assert kwargs(["setup.py", cmd])["ext_modules"] == [], cmd
+        assert capsys.readouterr().err == ""
+    for cmd in ("build_ext", "bdist_wheel", "sdist"):
+        assert [e.name for e in kwargs(["setup.py", cmd])["ext_modules"]] == names, cmd
+        assert "PXCY_SKIP_EXTENSIONS applies to editable installs only" in capsys.readouterr().err

@@ -45,15 +45,30 @@ for name in PXCY_MODULES:
             )
         )
 
+
+
+def skip_extensions():
+    """PXCY_SKIP_EXTENSIONS=1: tools/setup.sh's editable install, which builds them in
+    place after. Any other command builds them (a wheel never comes out without them),
+    and says so. (pxcy's own setup.py has the same rule; wikisearch must build without
+    importing it.)"""
+    if os.environ.get("PXCY_SKIP_EXTENSIONS") != "1":
+        return False
+    if {"editable_wheel", "dist_info", "egg_info"} & set(sys.argv):
+        return True
+    print("setup.py: PXCY_SKIP_EXTENSIONS applies to editable installs only; building the extensions",
+          file=sys.stderr)
+    return False
+
+
 setup(
-    # PXCY_SKIP_EXTENSIONS=1: tools/setup.sh's editable install, which builds them in place after
-    # (any other command builds them: a wheel never comes out without them)
-    ext_modules=[] if os.environ.get("PXCY_SKIP_EXTENSIONS") == "1" and {
-        "editable_wheel", "dist_info", "egg_info"} & set(sys.argv) else cythonize(
+    ext_modules=[] if skip_extensions() else cythonize(
         extensions,
         language_level=3,
         include_path=include_path,
         compiler_directives={"boundscheck": False, "wraparound": False},
     ),
-    options={"build_ext": {"parallel": len(os.sched_getaffinity(0))}},      # one compiler per CPU
+    # one compiler per CPU this process may run on
+    options={"build_ext": {"parallel": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                           else os.cpu_count() or 1}},
 )
