@@ -21,7 +21,8 @@ One file per concern, included here (declarations in the matching http/*.pxd):
   http/router.pxi     route table and matching
   http/pyroutes.pxi   Python routes (route_py): run on the server's Python threads
   http/ops.pxi        /healthz and /metrics (before the route table)
-  http/protocol.pxi   HttpProtocol: framing, bodies, dispatch; HelloWorld, Static
+  http/protocol.pxi   HttpProtocol: framing, dispatch; HelloWorld, Static
+  http/body.pxi       request bodies: buffered or streamed to the route
 """
 cimport cython
 from cpython.object cimport PyObject, Py_TYPE
@@ -52,3 +53,4 @@ include "http/router.pxi"
 include "http/pyroutes.pxi"
 include "http/ops.pxi"
 include "http/protocol.pxi"
+include "http/body.pxi"

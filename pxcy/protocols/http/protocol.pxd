@@ -1,4 +1,4 @@
-# The connection's protocol: request framing, bodies, dispatch (protocol.pxi).
+# The connection's protocol: request framing, dispatch (protocol.pxi), bodies (body.pxi).
 
 cdef struct SlowState:
     # What a request that spans reads needs; in the persistent heap only while one
@@ -52,14 +52,6 @@ cdef class HttpProtocol(Protocol):
     @cython.final
     cdef int _fail(self, Transport t, Scratch* s, int status, px_request* rq, const char* raw,
                    size_t rawn) noexcept nogil
-    @cython.final
-    cdef int _head_done(self, Transport t, Scratch* s, const char* p, const char* q,
-                        const char* end) noexcept nogil
-    @cython.final
-    cdef ptrdiff_t _body_more(self, Transport t, Scratch* s, SlowState* w, const char* p,
-                              const char* end) noexcept nogil
-    @cython.final
-    cdef int _body_append(self, Transport t, SlowState* w, const char* d, size_t k) noexcept nogil
     @cython.final
     cdef int _answer(self, Transport t, Scratch* s, px_request* r, Slice body, bint more) noexcept nogil
     @cython.final
