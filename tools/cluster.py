@@ -126,6 +126,7 @@ class Cluster:
         self.backends = [None] * HOSTS
         self.haproxy = None
         self.nginx = None
+        self.loads = []             # load generators (Load) started so far
         self.made = []
 
     def addr(self, i):
@@ -183,10 +184,11 @@ class Cluster:
         with open(cfg, "w") as f:
             f.write(NGINX_CFG.format(dir=self.dir, servers=servers, port=NGINX_PORT))
         out = open(os.path.join(self.dir, "nginx.log"), "ab")
-        # a process group of its own (ip netns exec execs nginx: the group is the master's):
-        # close() kills the group, workers too; killing the master alone orphans them
+        # in this script's process group (ip netns exec execs nginx: the pid is the
+        # master's), so that a kill of the whole group reaches nginx too; close() stops
+        # the master, which stops its workers (see stop_nginx)
         self.nginx = subprocess.Popen(["ip", "netns", "exec", self.lb, "nginx", "-p", self.dir, "-c", cfg],
-                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                      stdout=out, stderr=subprocess.STDOUT)
         out.close()
         end = time.monotonic() + 20
         while time.monotonic() < end:
@@ -235,15 +237,36 @@ class Cluster:
             time.sleep(0.05)
         raise RuntimeError("%s did not become %s (states %s)" % (server, want, states))
 
+    def stop_nginx(self):
+        """SIGTERM to the master: it stops its workers, waits for them and exits. If it
+        has not within 10 s, its children (the workers) and then it are SIGKILLed;
+        killing the master alone would leave the workers running."""
+        p = self.nginx
+        if p is None or p.poll() is not None:
+            return
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+                children = [int(x) for x in f.read().split()]
+        except OSError:
+            children = []
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        p.send_signal(signal.SIGKILL)
+
     def close(self):
-        procs = [p for p in self.backends + [self.haproxy, self.nginx] if p is not None]
+        self.stop_nginx()
+        procs = [p for p in self.loads + self.backends + [self.haproxy, self.nginx] if p is not None]
         for p in procs:
-            if p is self.nginx:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            elif p.poll() is None:
+            if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
         for p in procs:
             try:
@@ -297,6 +320,7 @@ def load_main(argv):
                     counts["errors"] += 1
                     if len(counts["examples"]) < 5:
                         counts["examples"].append("%s: %r" % (url, e))
+                time.sleep(0.01)        # (a balancer that is gone: no busy loop until the deadline)
                 continue
             with lock:
                 if good:
@@ -326,6 +350,7 @@ class Load:
             ["ip", "netns", "exec", cluster.lb, sys.executable, os.path.abspath(__file__), "--load",
              "--port", str(port), "--reference", reference, "--stop", self.stop_file],
             stdout=subprocess.PIPE, text=True)
+        cluster.loads.append(self.proc)     # close() stops it if the run ends early
 
     def finish(self):
         open(self.stop_file, "w").close()

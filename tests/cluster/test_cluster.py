@@ -4,8 +4,10 @@ and both come back. The scenario lives in tools/cluster.py (also a documented co
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -23,16 +25,33 @@ def test_cluster_kill_and_drain_lose_no_request():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([ROOT, os.path.join(ROOT, "examples", "wikisearch"),
                                          env.get("PYTHONPATH", "")])
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "cluster.py"), "--json",
-                        "--seconds-per-phase", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, env=env, timeout=300)
-    assert p.stdout.strip(), p.stderr
-    res = json.loads(p.stdout.strip().splitlines()[-1])
+    # a session of its own: on a timeout, SIGTERM lets it stop its servers and remove
+    # its namespaces; what is left after that (its group: backends, HAProxy, nginx
+    # master and workers) is SIGKILLed, so a hung run leaks no process
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "cluster.py"), "--json",
+                             "--seconds-per-phase", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        pytest.fail("tools/cluster.py did not finish in 300 s")
+    assert stdout.strip(), stderr
+    res = json.loads(stdout.strip().splitlines()[-1])
     phases = res["phases"]
     want = {"sigkill_with_retries", "sigterm_without_retries", "after_restarts"}
     if shutil.which("nginx"):
         want.add("nginx_sigkill_and_sigterm")
-    assert set(phases) == want, p.stderr
+    assert set(phases) == want, stderr
     for name, counts in phases.items():
         assert counts["ok"] > 0 and counts["wrong"] == 0 and counts["errors"] == 0, (name, counts)
     assert res["exit_codes"] == dict({"h2_after_sigterm": 0},
@@ -40,3 +59,62 @@ def test_cluster_kill_and_drain_lose_no_request():
     assert res["ok"]
     out = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True).stdout
     assert "pxlb" not in out and "pxh" not in out     # the script removed its namespaces
+
+
+def _session_members(sid):
+    """PIDs of the processes whose session is sid (from /proc/PID/stat)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:       # (state, ppid, pgrp, session, ...)
+            pids.append(int(name))
+    return pids
+
+
+@pytest.mark.slow
+@needs
+def test_cluster_sigterm_mid_run_leaves_no_process_or_namespace():
+    """SIGTERM while the load runs (behind nginx when it is installed, else HAProxy):
+    tools/cluster.py exits at once with 143, and nothing it started is left: no load
+    generator, backend, balancer or nginx worker in its session, no namespace."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, os.path.join(ROOT, "examples", "wikisearch"),
+                                         env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "cluster.py"), "--json",
+                             "--seconds-per-phase", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
+    try:
+        want = "nginx" if shutil.which("nginx") else "haproxy"
+        for _ in range(1200):           # at most 120 s (the phases before it take ~20 s)
+            if any(open(f"/proc/{pid}/comm").read().strip() == want
+                   for pid in _session_members(proc.pid) if os.path.exists(f"/proc/{pid}/comm")):
+                break
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"{want} never ran")
+        time.sleep(1)                   # a load generator runs now
+        assert any("--load" in open(f"/proc/{pid}/cmdline").read()
+                   for pid in _session_members(proc.pid) if os.path.exists(f"/proc/{pid}/cmdline"))
+        proc.send_signal(signal.SIGTERM)
+        # (a child left running would hold stderr open: this would time out)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 143, stderr
+        left = [open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
+                for pid in _session_members(proc.pid) if os.path.exists(f"/proc/{pid}/cmdline")]
+        assert left == []
+        out = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True).stdout
+        assert "pxlb" not in out and "pxh" not in out
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if proc.poll() is None:
+            proc.communicate()
