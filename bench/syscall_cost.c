@@ -6,8 +6,8 @@
  *
  * Each call is made N times (default 1,000,000) on an idle non-blocking socket of a
  * Unix socket pair, so it does the entry, the descriptor lookup and the socket's
- * own checks, then returns at once (EAGAIN; a zero-length send; an empty epoll
- * set's wait with timeout 0): the part of a call that does not depend on the data.
+ * own checks, then returns at once (EAGAIN; a zero-length send; a wait with timeout 0
+ * on an epoll set whose one socket never becomes ready): the part of a call that does not depend on the data.
  * The calls are compared in pairs that do the same work, in the same run:
  * read against recvfrom, write against sendto, epoll_pwait (no signal mask)
  * against epoll_wait. The whole set runs twice: in a single-threaded process, then

@@ -1,6 +1,7 @@
 """Build and run tests/c/test_syscalls.c: pxcy/includes/syscalls.h's direct system
-calls (the inlined `syscall` instruction on x86-64) and its libc fallback (what
-sanitizer builds use), both checked against the kernel's answers."""
+calls (the inlined `syscall` instruction on x86-64; syscall(2), what other
+architectures use) and its libc fallback (what sanitizer builds use), each checked
+against the kernel's answers."""
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc/clang)
 
 
 @pytest.mark.parametrize("mode, flags", [("direct", ["-O2"]), ("direct-O0", ["-O0"]),
+                                         ("syscall2", ["-O2", "-DPXCY_SYS_NO_ASM=1"]),
                                          ("libc", ["-O2", "-DPXCY_SYS_LIBC=1"])])
 def test_syscalls_header(tmp_path, mode, flags):
     exe = str(tmp_path / f"test_syscalls_{mode}")
@@ -24,4 +26,4 @@ def test_syscalls_header(tmp_path, mode, flags):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     run = subprocess.run([exe], capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode == 0 and run.stdout.endswith(" 0 failures\n"), run.stdout + run.stderr
-    assert run.stdout.startswith("libc calls" if mode == "libc" else "direct calls")
+    assert run.stdout.startswith({"libc": "libc calls", "syscall2": "syscall(2) calls"}.get(mode, "direct calls"))

@@ -22,7 +22,7 @@ against a reference answer, it then:
 
 Prints a summary (``--json``: one JSON object) and exits 0 only when every request got
 the right answer and every SIGTERMed backend exited 0. Everything it made (namespaces,
-processes, files) is removed on exit, also on failure or Ctrl-C.
+processes, files) is removed on exit, also on failure, Ctrl-C or SIGTERM.
 """
 import argparse
 import http.client
@@ -250,12 +250,7 @@ class Cluster:
             return
         except subprocess.TimeoutExpired:
             pass
-        try:
-            with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
-                children = [int(x) for x in f.read().split()]
-        except OSError:
-            children = []
-        for pid in children:
+        for pid in children_of(p.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -263,11 +258,17 @@ class Cluster:
         p.send_signal(signal.SIGKILL)
 
     def close(self):
-        self.stop_nginx()
-        procs = [p for p in self.loads + self.backends + [self.haproxy, self.nginx] if p is not None]
+        # once cleaning up, a second SIGTERM or Ctrl-C must not cut it short (leaving
+        # servers running and namespaces behind)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        procs = [p for p in self.loads + self.backends + [self.haproxy] if p is not None]
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
+        self.stop_nginx()
+        if self.nginx is not None:
+            procs.append(self.nginx)
         for p in procs:
             try:
                 p.wait(10)
@@ -276,6 +277,26 @@ class Cluster:
         for ns in reversed(self.made):
             sh("ip", "netns", "del", ns, check=False)
         self.made = []
+
+
+def children_of(pid):
+    """The PIDs whose parent is pid: from /proc/PID/task/PID/children where the kernel
+    has it (CONFIG_PROC_CHILDREN), else from every /proc/*/stat."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:     # (state, ppid, ...)
+                        found.append(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
 
 
 # -- load ---------------------------------------------------------------------------

@@ -46,7 +46,6 @@ for name in PXCY_MODULES:
         )
 
 
-
 def skip_extensions():
     """PXCY_SKIP_EXTENSIONS=1: tools/setup.sh's editable install, which builds them in
     place after. Any other command builds them (a wheel never comes out without them),

@@ -39,7 +39,8 @@ static inline ssize_t pxcy_sys_recv(int fd, void *buf, size_t n) { return recv(f
 #define pxcy_sys_epoll_wait epoll_wait
 #else
 #include <errno.h>
-#if defined(__x86_64__) && !defined(__ILP32__)     /* (not x32: long is 32 bits there) */
+/* (not x32, where long is 32 bits; PXCY_SYS_NO_ASM: syscall(2) instead, for tests) */
+#if defined(__x86_64__) && !defined(__ILP32__) && !defined(PXCY_SYS_NO_ASM)
 /* The `syscall` instruction itself, inlined (x86-64 Linux ABI: number in rax, arguments
  * in rdi, rsi, rdx, r10, r8, r9; rcx and r11 clobbered): no call into libc's
  * syscall(2) and its PLT stub, two fewer code lines for a request to fetch after

@@ -1,7 +1,8 @@
 /* The direct system calls of pxcy/includes/syscalls.h against what the kernel says:
- * results, errno (per thread, untouched on success) and argument widths. Built twice
- * by tests/test_syscalls_c.py: as is (the inlined `syscall` instruction on x86-64)
- * and with -DPXCY_SYS_LIBC (the libc calls sanitizer builds use). */
+ * results, errno (per thread, untouched on success), negative arguments. Built by
+ * tests/test_syscalls_c.py as is (the inlined `syscall` instruction on x86-64), with
+ * -DPXCY_SYS_NO_ASM (syscall(2), what other architectures use) and with
+ * -DPXCY_SYS_LIBC (the libc calls sanitizer builds use). */
 #define _GNU_SOURCE
 #include "pxcy/includes/syscalls.h"
 #include <errno.h>
@@ -46,7 +47,7 @@ int main(void)
     CHECK(pxcy_sys_recv(sv[0], buf, sizeof buf) == 5 && memcmp(buf, "hello", 5) == 0);
     CHECK(errno == 12345);                                   /* untouched on success */
     CHECK(pxcy_sys_recv(-1, buf, sizeof buf) == -1 && errno == EBADF);
-    CHECK(pxcy_sys_recv(INT32_MIN, buf, sizeof buf) == -1 && errno == EBADF);   /* sign-extended */
+    CHECK(pxcy_sys_recv(INT32_MIN, buf, sizeof buf) == -1 && errno == EBADF);
     CHECK(pxcy_sys_recv(pf[0], buf, sizeof buf) == -1 && errno == ENOTSOCK);
     CHECK(pxcy_sys_send(pf[1], "x", 1, 0) == -1 && errno == ENOTSOCK);
 
@@ -80,8 +81,10 @@ int main(void)
     CHECK((intptr_t)rv == EBADF && errno == 777);
 
     printf("%s: %d failures\n",
-#ifdef PXCY_SYS_LIBC
+#if defined(PXCY_SYS_LIBC)
            "libc calls",
+#elif defined(PXCY_SYS_NO_ASM)
+           "syscall(2) calls",
 #else
            "direct calls",
 #endif

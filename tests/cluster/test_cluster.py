@@ -62,19 +62,25 @@ def test_cluster_kill_and_drain_lose_no_request():
 
 
 def _session_members(sid):
-    """PIDs of the processes whose session is sid (from /proc/PID/stat)."""
-    pids = []
+    """(pid, comm, cmdline) of the live processes whose session is sid, from /proc
+    (zombies left out: they hold nothing; a process gone meanwhile is skipped)."""
+    found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+                fields = f.read().rsplit(")", 1)[1].split()     # state, ppid, pgrp, session, ...
+            if int(fields[3]) != sid or fields[0] == "Z":
+                continue
+            with open(f"/proc/{name}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{name}/cmdline") as f:
+                cmdline = f.read().replace("\0", " ").strip()
+        except (OSError, IndexError, ValueError):
             continue
-        if int(fields[3]) == sid:       # (state, ppid, pgrp, session, ...)
-            pids.append(int(name))
-    return pids
+        found.append((int(name), comm, cmdline))
+    return found
 
 
 @pytest.mark.slow
@@ -92,23 +98,19 @@ def test_cluster_sigterm_mid_run_leaves_no_process_or_namespace():
     try:
         want = "nginx" if shutil.which("nginx") else "haproxy"
         for _ in range(1200):           # at most 120 s (the phases before it take ~20 s)
-            if any(open(f"/proc/{pid}/comm").read().strip() == want
-                   for pid in _session_members(proc.pid) if os.path.exists(f"/proc/{pid}/comm")):
+            if any(comm == want for _, comm, _ in _session_members(proc.pid)):
                 break
             assert proc.poll() is None, proc.communicate()[1]
             time.sleep(0.1)
         else:
             pytest.fail(f"{want} never ran")
         time.sleep(1)                   # a load generator runs now
-        assert any("--load" in open(f"/proc/{pid}/cmdline").read()
-                   for pid in _session_members(proc.pid) if os.path.exists(f"/proc/{pid}/cmdline"))
+        assert any("--load" in cmdline for _, _, cmdline in _session_members(proc.pid))
         proc.send_signal(signal.SIGTERM)
-        # (a child left running would hold stderr open: this would time out)
+        # (a load generator left running would hold stderr open: this would time out)
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 143, stderr
-        left = [open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
-                for pid in _session_members(proc.pid) if os.path.exists(f"/proc/{pid}/cmdline")]
-        assert left == []
+        assert _session_members(proc.pid) == []
         out = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True).stdout
         assert "pxlb" not in out and "pxh" not in out
     finally:

@@ -4,8 +4,8 @@
 # request answered once the body is complete. Functions of HttpProtocol's own module
 # (they use its private state), kept apart from the framing and dispatch code.
 
-cdef int body_begin(HttpProtocol self, Transport t, Scratch* s, const char* p, const char* q,
-                    const char* end) noexcept nogil:
+cdef ptrdiff_t body_begin(HttpProtocol self, Transport t, Scratch* s, const char* p,
+                          const char* q, const char* end) noexcept nogil:
     """The head [p, q) is parsed into s.r and has a body (data_received answers a
     head without one): set up the body, answer what is complete. Returns the body
     bytes consumed after q, -1 (drop) or -2 (closing)."""
