@@ -18,8 +18,9 @@ The rounds of one server vary by up to ±10% on this kind of machine, so a diffe
 a few percent needs many rounds: the interval says whether the rounds resolve it
 (`--depth 1 --rounds 41 --seconds 3`, 10 minutes, gave about ±4%). --write FILE also
 writes the figures as Markdown, with a verdict on issue 11's target for the load (depth
-1: within 3% of the reference; pipelined: at most 1.1x): bench/CPU_SPLIT.md is appended
-to bench/RESULTS.md by the next bench/run.sh (and kept with that run's raw data).
+1: within 3% of the reference; pipelined: at most 1.1x): bench/CPU_SPLIT.md (depth 1)
+and bench/CPU_SPLIT_PIPELINED.md (--depth 16) are appended to bench/RESULTS.md by the
+next bench/run.sh (and kept with that run's raw data).
 --base COMMIT builds that commit in a temporary git
 worktree (its extensions built in place, a minute or two) and measures it in the same
 rounds, so a change is compared with its base on the same machine, minutes apart.

@@ -6,6 +6,7 @@ A full `bench/run.sh` run saves what it measured under bench/results/<date>-<com
   WIKISEARCH.md    the wikisearch section appended to RESULTS.md, when there is one
   PYTHON_ROUTES.md the Python-route section (bench/python_routes.py), when there is one
   CPU_SPLIT.md     the paired CPU split against the epoll reference (bench/cpu_split.py --write)
+  CPU_SPLIT_PIPELINED.md  the same, pipelined x16 (--depth 16)
 `bench/run.sh --report-from DIR` renders RESULTS.md (and the README block) from these files alone.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ def run_dir_name(meta: dict, scaling: bool) -> str:
 
 # sections written by other bench scripts and appended to RESULTS.md: (file, script)
 APPENDED = (("WIKISEARCH.md", "bench/wikisearch.py"), ("PYTHON_ROUTES.md", "bench/python_routes.py"),
-            ("CPU_SPLIT.md", "bench/cpu_split.py"))
+            ("CPU_SPLIT.md", "bench/cpu_split.py"), ("CPU_SPLIT_PIPELINED.md", "bench/cpu_split.py"))
 
 
 def save(dest: Path, summary: dict, runs_jsonl: Path, appended_from: Optional[Path] = None) -> Path:
