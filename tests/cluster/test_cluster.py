@@ -19,18 +19,22 @@ needs = pytest.mark.skipif(not shutil.which("haproxy") or not netns_usable(),
                            reason="needs root, working ip netns (not a plain chroot) and haproxy")
 
 
-@pytest.mark.slow
-@needs
-def test_cluster_kill_and_drain_lose_no_request():
+def start_cluster_script():
+    """tools/cluster.py --json in a session of its own: on a timeout, SIGTERM lets it stop
+    its servers and remove its namespaces; what is left after that (its group: backends,
+    HAProxy, nginx master and workers) is SIGKILLed, so a hung run leaks no process."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([ROOT, os.path.join(ROOT, "examples", "wikisearch"),
                                          env.get("PYTHONPATH", "")])
-    # a session of its own: on a timeout, SIGTERM lets it stop its servers and remove
-    # its namespaces; what is left after that (its group: backends, HAProxy, nginx
-    # master and workers) is SIGKILLed, so a hung run leaks no process
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "cluster.py"), "--json",
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "cluster.py"), "--json",
                              "--seconds-per-phase", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, start_new_session=True)
+
+
+@pytest.mark.slow
+@needs
+def test_cluster_kill_and_drain_lose_no_request():
+    proc = start_cluster_script()
     try:
         stdout, stderr = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -89,12 +93,7 @@ def test_cluster_sigterm_mid_run_leaves_no_process_or_namespace():
     """SIGTERM while the load runs (behind nginx when it is installed, else HAProxy):
     tools/cluster.py exits at once with 143, and nothing it started is left: no load
     generator, backend, balancer or nginx worker in its session, no namespace."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([ROOT, os.path.join(ROOT, "examples", "wikisearch"),
-                                         env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "cluster.py"), "--json",
-                             "--seconds-per-phase", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+    proc = start_cluster_script()
     try:
         want = "nginx" if shutil.which("nginx") else "haproxy"
         for _ in range(1200):           # at most 120 s (the phases before it take ~20 s)
