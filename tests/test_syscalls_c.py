@@ -3,6 +3,7 @@ calls (the inlined `syscall` instruction on x86-64; syscall(2), what other
 architectures use) and its libc fallback (what sanitizer builds use), each checked
 against the kernel's answers."""
 import os
+import platform
 import shutil
 import subprocess
 
@@ -27,3 +28,7 @@ def test_syscalls_header(tmp_path, mode, flags):
     run = subprocess.run([exe], capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode == 0 and run.stdout.endswith(" 0 failures\n"), run.stdout + run.stderr
     assert run.stdout.startswith({"libc": "libc calls", "syscall2": "syscall(2) calls"}.get(mode, "direct calls"))
+    if platform.machine() == "x86_64" and shutil.which("nm"):
+        # the direct build enters the kernel itself: no call to libc's syscall() at all
+        undefined = subprocess.run(["nm", "-u", exe], capture_output=True, text=True, check=True).stdout.split()
+        assert any(u.startswith("syscall") for u in undefined) == (mode == "syscall2"), undefined

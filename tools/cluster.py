@@ -260,8 +260,14 @@ class Cluster:
     def close(self):
         # once cleaning up, a second SIGTERM or Ctrl-C must not cut it short (leaving
         # servers running and namespaces behind)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        saved = signal.signal(signal.SIGTERM, signal.SIG_IGN), signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self._close()
+        finally:
+            signal.signal(signal.SIGTERM, saved[0])
+            signal.signal(signal.SIGINT, saved[1])
+
+    def _close(self):
         procs = [p for p in self.loads + self.backends + [self.haproxy] if p is not None]
         for p in procs:
             if p.poll() is None:
